@@ -1,0 +1,2 @@
+//! `anvil-router`: the router daemon.
+fn main() {}

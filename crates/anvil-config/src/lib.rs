@@ -1,0 +1,1 @@
+//! anvil configuration (in progress).

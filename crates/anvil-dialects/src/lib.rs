@@ -1,0 +1,101 @@
+//! Wire formats of the three dialects anvil speaks — Anthropic Messages, OpenAI Chat Completions and
+//! the OpenAI Responses API — a canonical model between them, and translation in every direction for
+//! requests, complete responses and streams.
+//!
+//! This crate is pure: no async runtime, no HTTP, no database, no clock. Time and ids are arguments.
+//!
+//! * [`anthropic`], [`openai`], [`responses`]: typed wire models that keep every field they do not know,
+//!   so a request re-encodes without loss; conversions to and from [`canonical`]; incremental stream
+//!   decoders and encoders.
+//! * [`sse`]: a push-based Server-Sent Events decoder and an encoder.
+//! * [`errors`]: each dialect's error envelope with the vendor's type names.
+//! * [`translate`]: any dialect to any other, for requests, responses and streams.
+
+pub mod anthropic;
+pub mod canonical;
+pub mod errors;
+pub mod openai;
+pub mod responses;
+pub mod sse;
+pub mod translate;
+
+use serde::Serialize;
+
+pub use canonical::{Lossy, LossyNotes, StreamEvent};
+pub use sse::SseEvent;
+
+/// One of the three wire formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dialect {
+    /// Anthropic Messages (`/v1/messages`).
+    Anthropic,
+    /// OpenAI Chat Completions (`/v1/chat/completions`).
+    OpenAiChat,
+    /// OpenAI Responses (`/v1/responses`).
+    Responses,
+}
+
+impl Dialect {
+    /// All dialects.
+    pub const ALL: [Dialect; 3] = [Dialect::Anthropic, Dialect::OpenAiChat, Dialect::Responses];
+
+    /// A short lowercase name (`anthropic`, `openai`, `responses`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dialect::Anthropic => "anthropic",
+            Dialect::OpenAiChat => "openai",
+            Dialect::Responses => "responses",
+        }
+    }
+}
+
+/// A stream that could not be decoded.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// An event's data was not the JSON the dialect defines.
+    #[error("invalid {dialect} stream event: {source}")]
+    Json {
+        /// Dialect of the stream.
+        dialect: &'static str,
+        /// The JSON error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The events were well-formed but out of order or inconsistent.
+    #[error("invalid {dialect} stream: {message}")]
+    Protocol {
+        /// Dialect of the stream.
+        dialect: &'static str,
+        /// What was wrong.
+        message: String,
+    },
+}
+
+/// What a stream encoder needs to know that the canonical events do not carry.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EncodeContext {
+    /// The response id to present to the client when the source stream has none.
+    pub id: String,
+    /// The model name to present to the client.
+    pub model: String,
+    /// Unix seconds, for the `created` / `created_at` fields.
+    pub created: u64,
+    /// OpenAI Chat: whether the client asked for a final usage chunk (`stream_options.include_usage`).
+    pub include_usage: bool,
+}
+
+/// Turns one dialect's stream events into canonical [`StreamEvent`]s, incrementally.
+pub trait StreamDecode {
+    /// Feeds one SSE event received from the upstream and appends the canonical events it completes.
+    fn decode(&mut self, event: &SseEvent, out: &mut Vec<StreamEvent>) -> Result<(), DecodeError>;
+    /// The upstream body ended; appends whatever the dialect leaves implicit (closing an open block,
+    /// `Finish`, `End`). Returns an error when the stream ended before it was complete.
+    fn finish(&mut self, out: &mut Vec<StreamEvent>) -> Result<(), DecodeError>;
+}
+
+/// Turns canonical [`StreamEvent`]s into one dialect's SSE events, incrementally.
+pub trait StreamEncode {
+    /// Appends the SSE events for one canonical event (possibly none, possibly several).
+    fn encode(&mut self, event: &StreamEvent, out: &mut Vec<SseEvent>);
+}
