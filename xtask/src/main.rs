@@ -16,7 +16,8 @@ usage: cargo xtask <task>
 
 tasks:
   ci     cargo fmt --check, clippy -D warnings, tests (nextest when installed, plus doctests),
-         cargo deny check licenses bans sources; stops at the first failure
+         cargo deny check licenses bans sources (no advisories: needs network); stops at the
+         first failure
   tidy   only the tidy checks (pure crates stay free of tokio/hyper/sqlx, shipped configs pass
          `anvil-router check`, every crate uses the workspace lints); they also run as tests
   help   this text";

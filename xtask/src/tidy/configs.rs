@@ -79,10 +79,15 @@ impl fmt::Display for Failure {
         );
         write!(
             f,
-            "{}: `{ROUTER} check --config` failed ({code})\n{}",
-            self.config.display(),
-            self.output.trim_end()
-        )
+            "{}: `{ROUTER} check --config` failed ({code})",
+            self.config.display()
+        )?;
+        let output = self.output.trim_end();
+        if output.is_empty() {
+            Ok(())
+        } else {
+            write!(f, "\n{output}")
+        }
     }
 }
 
@@ -190,6 +195,14 @@ mod tests {
                     output: "cannot run checker: entity not found".into(),
                 },
             ]
+        );
+        assert_eq!(
+            Failure {
+                output: String::new(),
+                ..failures[0].clone()
+            }
+            .to_string(),
+            "bad.toml: `anvil-router check --config` failed (exit code 2)"
         );
         assert_eq!(
             failures[0].to_string(),
