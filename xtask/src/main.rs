@@ -1,1 +1,80 @@
-fn main() {}
+//! `cargo xtask`: project automation for the anvil workspace. See `cargo xtask help`.
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "xtask is a developer command line tool: printing is its output"
+)]
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use xtask::{ci, tidy, workspace_root};
+
+const USAGE: &str = "\
+usage: cargo xtask <task>
+
+tasks:
+  ci     cargo fmt --check, clippy -D warnings, tests (nextest when installed, plus doctests),
+         cargo deny check licenses bans sources (no advisories: needs network); stops at the
+         first failure
+  tidy   only the tidy checks (pure crates stay free of tokio/hyper/sqlx, shipped configs pass
+         `anvil-router check`, every crate uses the workspace lints); they also run as tests
+  help   this text";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["ci"] => run_ci(),
+        ["tidy"] => run_tidy(),
+        ["help" | "--help" | "-h"] => {
+            println!("{USAGE}");
+            Ok(true)
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_ci() -> Result<bool> {
+    let root = workspace_root();
+    let tools = ci::Tools::detect();
+    let plan = ci::plan(tools);
+    let reports = ci::run(&root, &plan, &mut std::io::stdout().lock())?;
+    println!("\nci summary:\n{}", ci::summary(&reports));
+    if let Some(ci::Outcome::Failed(message)) = reports.last().map(|report| &report.outcome) {
+        eprintln!("error: ci failed: {message}");
+        return Ok(false);
+    }
+    println!(
+        "ci passed (cargo deny check advisories is not part of ci: it needs the network; run it where github is reachable)"
+    );
+    Ok(true)
+}
+
+fn run_tidy() -> Result<bool> {
+    let mut out = std::io::stdout().lock();
+    let ok = tidy::run(&workspace_root(), &mut out)?;
+    out.flush()?;
+    if ok {
+        println!("tidy passed");
+    } else {
+        eprintln!("error: tidy failed");
+    }
+    Ok(ok)
+}
