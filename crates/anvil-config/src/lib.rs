@@ -6,6 +6,26 @@
 //! or value) and by its dotted key, e.g. `12:12: router.tiers[1].base_url: not a URL: missing "://"`.
 //! The crate does no I/O: reading the file and expanding `~` in paths is the caller's job.
 //!
+//! # Keys
+//!
+//! | key | type | default |
+//! |---|---|---|
+//! | `claude_logs`, `served_model_name` (top level, substrate) | string | `~/.claude/projects`, `local-specialist` |
+//! | `hf_extra_roots`, `model_dirs` (top level, substrate) | array of strings | `[]` |
+//! | `gpu_index` (top level, substrate) | integer ≥ 0 | 0 |
+//! | `router.mapping_version` | non-empty string | required |
+//! | `router.metered_cloud` | array of work classes | `[]` |
+//! | `router.exhaustion_status` | integer 400–599 | 503 |
+//! | `router.cost_sync` | bool | false |
+//! | `router.data_dir` | path string (unexpanded) | `~/.local/share/anvil` |
+//! | `router.listen.host`, `router.listen.port` | host name or IP; 0–65535 | `127.0.0.1`, 8000 |
+//! | `router.timeouts.{connect_s, first_byte_s, idle_s, total_s}` | seconds > 0 | 10, 300, 120, 1800 |
+//! | `router.limits.{max_body_bytes, max_concurrency}` | integer > 0 | 32 MiB, 64 |
+//! | `router.limits.shutdown_grace_s` | seconds ≥ 0 | 30 |
+//! | `[[router.tiers]]` `id`, `base_url`, `dialect`, `context_limit`, `privacy`, `tool_support` | see [`Tier`] | required |
+//! | `[[router.tiers]]` `model`, `vision`, `auth_env`, `cost_input_per_mtok`, `cost_output_per_mtok` | see [`Tier`] | optional (`auth_env` required for cloud) |
+//! | `router.presets.<name>` | non-empty array of declared tier ids | none |
+//!
 //! # Differences from anvil-serving 0.4.0
 //!
 //! * Unknown keys are errors everywhere (0.4.0 silently ignored them); the message suggests the

@@ -891,3 +891,69 @@ fn enum_spellings_round_trip() {
     assert_eq!(Dialect::from_name("OpenAI"), None);
     assert_eq!(WorkClass::from_name("quick-edit"), None);
 }
+
+/// Every diagnostic points inside the source and its line/column agree with its span.
+fn assert_located(src: &str, diags: &[Diagnostic]) {
+    let line_count = src.lines().count().max(1);
+    for d in diags {
+        assert!(d.span.start <= src.len(), "{d} span out of range");
+        assert!(
+            d.line >= 1 && d.line <= line_count + 1,
+            "{d} line out of range"
+        );
+        assert!(d.column >= 1, "{d}");
+        let before = &src[..d.span.start];
+        assert_eq!(d.line, before.matches('\n').count() + 1, "{d}");
+    }
+}
+
+#[test]
+fn deleting_any_line_of_the_cloud_example_never_panics_and_stays_located() {
+    let src = include_str!("../../../configs/example-with-cloud.toml");
+    let lines: Vec<&str> = src.lines().collect();
+    let mut failures = 0;
+    for skip in 0..lines.len() {
+        let mutated: String = lines
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != skip)
+            .map(|(_, l)| format!("{l}\n"))
+            .collect();
+        match parse(&mutated) {
+            Ok(cfg) => assert_located(&mutated, &cfg.warnings),
+            Err(e) => {
+                failures += 1;
+                assert_located(&mutated, &e.errors);
+            }
+        }
+    }
+    // Removing a required key, a header or a preset's tier breaks the file; comments do not.
+    assert!(
+        failures > 10 && failures < lines.len(),
+        "{failures} of {}",
+        lines.len()
+    );
+}
+
+proptest::proptest! {
+    #[test]
+    fn arbitrary_input_never_panics(src in "(\\[router\\]\n|\\[\\[router.tiers\\]\\]\n|[a-z_]{1,12} = (\"[a-zé:/.0-9]{0,12}\"|-?[0-9]{1,6}|true|\\[\"[a-z-]{0,10}\"\\]|\\{ [a-z_]{1,8} = 1 \\})\n|# é\n){0,20}") {
+        match parse(&src) {
+            Ok(cfg) => assert_located(&src, &cfg.warnings),
+            Err(e) => {
+                proptest::prop_assert!(!e.is_empty());
+                assert_located(&src, &e.errors);
+            }
+        }
+    }
+
+    #[test]
+    fn any_single_unknown_tier_key_is_named(key in "[a-z][a-z_]{0,15}") {
+        proptest::prop_assume!(!TIER_KEYS.contains(&key.as_str()));
+        let errs = parse(&append(&format!("{key} = 1"))).unwrap_err();
+        proptest::prop_assert_eq!(errs.len(), 1);
+        let d = &errs.errors[0];
+        proptest::prop_assert_eq!((d.line, d.column), (11, 1));
+        proptest::prop_assert_eq!(d.key.clone(), format!("router.tiers[0].{key}"));
+    }
+}
