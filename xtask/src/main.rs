@@ -19,7 +19,8 @@ tasks:
          cargo deny check licenses bans sources (no advisories: needs network); stops at the
          first failure
   tidy   only the tidy checks (pure crates stay free of tokio/hyper/sqlx, shipped configs pass
-         `anvil-router check`, every crate uses the workspace lints); they also run as tests
+         `anvil-router check`, every crate uses the workspace lints, docs/ARCHITECTURE.md names
+         only existing paths); they also run as tests
   help   this text";
 
 fn main() -> ExitCode {

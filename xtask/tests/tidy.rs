@@ -1,7 +1,7 @@
 //! The tidy checks over the real workspace, as tests, so `cargo test --workspace` (and thus
 //! `cargo xtask ci`) enforces them. `cargo xtask tidy` runs the same checks directly.
 
-use xtask::tidy::{configs, lints, purity};
+use xtask::tidy::{configs, docs, lints, purity};
 use xtask::workspace_root;
 
 #[test]
@@ -39,4 +39,14 @@ fn every_crate_uses_the_workspace_lints() {
         "expected crates under crates/ and bins/, found {manifests:?}"
     );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn architecture_doc_names_only_existing_paths() {
+    let missing = docs::missing_paths(&workspace_root()).unwrap();
+    assert!(
+        missing.is_empty(),
+        "{} names paths that do not exist: {missing:?}",
+        docs::ARCHITECTURE
+    );
 }

@@ -6,6 +6,7 @@ use std::path::Path;
 use anyhow::Result;
 
 pub mod configs;
+pub mod docs;
 pub mod lints;
 pub mod purity;
 
@@ -60,6 +61,20 @@ pub fn run(root: &Path, out: &mut dyn Write) -> Result<bool> {
     for problem in &problems {
         ok = false;
         writeln!(out, "  error: {problem}")?;
+    }
+
+    writeln!(
+        out,
+        "tidy: {} names only paths that exist",
+        docs::ARCHITECTURE
+    )?;
+    for missing in docs::missing_paths(root)? {
+        ok = false;
+        writeln!(
+            out,
+            "  error: {} names `{missing}`, which does not exist",
+            docs::ARCHITECTURE
+        )?;
     }
 
     Ok(ok)
