@@ -134,7 +134,7 @@ fn wire_bytes() -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(ProptestConfig::with_cases(2048))]
 
     #[test]
     fn encoded_events_decode_the_same_under_any_split(
@@ -183,6 +183,13 @@ proptest! {
         prop_assert_eq!(&split, &whole);
         let bytewise: Vec<usize> = (0..bytes.len()).collect();
         prop_assert_eq!(&decode_split(&bytes, &bytewise, limit), &whole);
+
+        // Whatever was decoded re-encodes to a stream that decodes to the same events.
+        let mut wire = Vec::new();
+        for event in &whole.0 {
+            encode_event(event, &mut wire);
+        }
+        prop_assert_eq!(&decode_split(&wire, &cuts, usize::MAX).0, &whole.0);
     }
 
     #[test]
