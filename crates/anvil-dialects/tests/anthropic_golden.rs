@@ -542,3 +542,97 @@ fn response_fixture_from_fake_server_round_trips() {
     assert!(notes.is_empty());
     assert_eq!(back.to_json(), body);
 }
+
+fn wire(data: Value) -> SseEvent {
+    let kind = data["type"].as_str().unwrap().to_owned();
+    SseEvent::named(kind, data.to_string())
+}
+
+/// An upstream stream: thinking, text, then one tool call per argument split.
+fn synthetic(thinking: &[String], text: &[String], calls: &[Vec<String>]) -> Vec<SseEvent> {
+    let mut events = vec![wire(
+        json!({"type":"message_start","message":{"id":"msg_p","type":"message",
+        "role":"assistant","model":"m","content":[],"stop_reason":null,"stop_sequence":null,
+        "usage":{"input_tokens":3,"output_tokens":1}}}),
+    )];
+    let mut index = 0;
+    let mut block = |events: &mut Vec<SseEvent>, start: Value, deltas: Vec<Value>| {
+        events.push(wire(
+            json!({"type":"content_block_start","index":index,"content_block":start}),
+        ));
+        for delta in deltas {
+            events.push(wire(
+                json!({"type":"content_block_delta","index":index,"delta":delta}),
+            ));
+        }
+        events.push(wire(json!({"type":"content_block_stop","index":index})));
+        index += 1;
+    };
+    if !thinking.is_empty() {
+        let mut deltas: Vec<Value> = thinking
+            .iter()
+            .map(|t| json!({"type":"thinking_delta","thinking":t}))
+            .collect();
+        deltas.push(json!({"type":"signature_delta","signature":"c2ln"}));
+        block(
+            &mut events,
+            json!({"type":"thinking","thinking":"","signature":""}),
+            deltas,
+        );
+    }
+    if !text.is_empty() {
+        let deltas = text
+            .iter()
+            .map(|t| json!({"type":"text_delta","text":t}))
+            .collect();
+        block(&mut events, json!({"type":"text","text":""}), deltas);
+    }
+    for (i, pieces) in calls.iter().enumerate() {
+        let deltas = pieces
+            .iter()
+            .map(|p| json!({"type":"input_json_delta","partial_json":p}))
+            .collect();
+        block(
+            &mut events,
+            json!({"type":"tool_use","id":format!("toolu_{i}"),"name":"f","input":{}}),
+            deltas,
+        );
+    }
+    let stop = if calls.is_empty() {
+        "end_turn"
+    } else {
+        "tool_use"
+    };
+    events.push(wire(
+        json!({"type":"message_delta","delta":{"stop_reason":stop,"stop_sequence":null},
+        "usage":{"output_tokens":42}}),
+    ));
+    events.push(wire(json!({"type":"message_stop"})));
+    events
+}
+
+proptest::proptest! {
+    #[test]
+    fn any_chunking_survives_decode_and_encode(
+        thinking in proptest::collection::vec("[a-z \\n]{0,8}", 0..4),
+        text in proptest::collection::vec("\\PC{0,6}", 0..6),
+        calls in proptest::collection::vec(proptest::collection::vec("[{}\":,a-z0-9 ]{0,5}", 0..6), 0..3),
+    ) {
+        let events = synthetic(&thinking, &text, &calls);
+        let canonical = decode(&events);
+        assert_valid("synthetic", &canonical);
+        let got = blocks(&canonical);
+        let mut want = Vec::new();
+        if !thinking.is_empty() {
+            want.push((BlockStart::Thinking, thinking.concat()));
+        }
+        if !text.is_empty() {
+            want.push((BlockStart::Text, text.concat()));
+        }
+        for (i, pieces) in calls.iter().enumerate() {
+            want.push((BlockStart::ToolUse { id: format!("toolu_{i}"), name: "f".into() }, pieces.concat()));
+        }
+        proptest::prop_assert_eq!(&got, &want);
+        proptest::prop_assert_eq!(decode(&encode(&canonical)), canonical);
+    }
+}

@@ -210,10 +210,8 @@ fn source_to_canonical(source: &Source, path: &str, notes: &mut LossyNotes) -> O
             note_extra(&s.extra, &path, notes);
             Some(MediaSource::Text(s.data.clone()))
         }
-        Source::Unknown(_) => {
-            notes.push(Lossy::dropped(path));
-            None
-        }
+        // the caller notes the whole block as dropped
+        Source::Unknown(_) => None,
     }
 }
 
@@ -385,7 +383,9 @@ pub fn request_from_canonical(req: &canonical::Request, notes: &mut LossyNotes) 
 
     let disable_parallel = req.parallel_tool_calls.map(|p| !p);
     let tool_choice = match (&req.tool_choice, disable_parallel) {
+        // a bare `disable_parallel_tool_use` needs a choice to ride on, and a choice needs tools
         (None, None) | (None, Some(false)) => None,
+        (None, Some(true)) if tools.is_empty() => None,
         (choice, disable) => {
             let (kind, name) = match choice {
                 None | Some(canonical::ToolChoice::Auto) => ("auto", None),
@@ -783,6 +783,10 @@ mod tests {
                 json!({"model":"m","messages":[],"system":"s","temperature":0.5}),
                 vec![],
             ),
+            (
+                json!({"model":"m","messages":[{"role":"user","content":[{"type":"document","source":{"type":"content","content":[]}}]}]}),
+                vec!["messages[0].content[0]"],
+            ),
         ];
         for (body, expected) in cases {
             let req = parse_request(body.to_string().as_bytes()).unwrap();
@@ -913,6 +917,49 @@ mod tests {
             json!([{"type":"tool_use","id":"c1","name":"f","input":{}}])
         );
         assert_eq!(json["output_config"], json!({"effort":"low"}));
+    }
+
+    #[test]
+    fn parallel_flag_placement() {
+        let tool = canonical::Tool::Function(canonical::FunctionTool {
+            name: "f".into(),
+            description: None,
+            parameters: json!({"type":"object"}),
+            strict: None,
+            cache_control: None,
+        });
+        let cases = [
+            (vec![], None, Some(false), Value::Null),
+            (
+                vec![tool.clone()],
+                None,
+                Some(false),
+                json!({"type":"auto","disable_parallel_tool_use":true}),
+            ),
+            (vec![tool.clone()], None, Some(true), Value::Null),
+            (
+                vec![tool.clone()],
+                Some(canonical::ToolChoice::Tool("f".into())),
+                Some(true),
+                json!({"type":"tool","name":"f","disable_parallel_tool_use":false}),
+            ),
+            (
+                vec![tool],
+                Some(canonical::ToolChoice::None),
+                Some(false),
+                json!({"type":"none"}),
+            ),
+        ];
+        for (tools, tool_choice, parallel, want) in cases {
+            let c = canonical::Request {
+                tools,
+                tool_choice,
+                parallel_tool_calls: parallel,
+                ..canonical::Request::default()
+            };
+            let got = request_from_canonical(&c, &mut Vec::new()).to_json();
+            assert_eq!(got.get("tool_choice").cloned().unwrap_or(Value::Null), want);
+        }
     }
 
     #[test]
