@@ -920,6 +920,31 @@ mod tests {
     }
 
     #[test]
+    fn media_survive_canonical_and_back() {
+        let content = json!([
+            {"type":"image","source":{"type":"base64","media_type":"image/png","data":"iVBORw0KGgo="},"cache_control":{"type":"ephemeral"}},
+            {"type":"image","source":{"type":"url","url":"https://example.com/a.png"}},
+            {"type":"image","source":{"type":"file","file_id":"file_011"}},
+            {"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"JVBERi0x"},"title":"spec.pdf"},
+            {"type":"document","source":{"type":"text","media_type":"text/plain","data":"plain words"}},
+            {"type":"document","source":{"type":"url","url":"https://example.com/a.pdf"}},
+            {"type":"document","source":{"type":"file","file_id":"file_012"}},
+            {"type":"tool_result","tool_use_id":"toolu_1","content":[{"type":"text","text":"shot"},{"type":"image","source":{"type":"base64","media_type":"image/jpeg","data":"/9j/"}}],"is_error":true},
+            {"type":"tool_result","tool_use_id":"toolu_2"},
+            {"type":"redacted_thinking","data":"EmwKAhgB"}
+        ]);
+        let body = json!({"model":"m","messages":[{"role":"user","content":content}]});
+        let req = parse_request(body.to_string().as_bytes()).unwrap();
+        let mut notes = Vec::new();
+        let c = request_to_canonical(&req, &mut notes);
+        assert!(notes.is_empty(), "{notes:?}");
+        assert_eq!(c.messages[0].content.len(), 10);
+        let back = request_from_canonical(&c, &mut notes).to_json();
+        assert!(notes.is_empty(), "{notes:?}");
+        assert_eq!(back["messages"][0]["content"], content);
+    }
+
+    #[test]
     fn parallel_flag_placement() {
         let tool = canonical::Tool::Function(canonical::FunctionTool {
             name: "f".into(),

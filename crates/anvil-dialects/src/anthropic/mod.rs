@@ -17,4 +17,4 @@ pub use convert::{
     request_from_canonical, request_to_canonical, response_from_canonical, response_to_canonical,
 };
 pub use stream::{StreamDecoder, StreamEncoder};
-pub use wire::{parse_request, parse_response, Request, Response};
+pub use wire::{parse_request, parse_response, CountTokensResponse, Request, Response};

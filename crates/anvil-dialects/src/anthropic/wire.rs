@@ -799,6 +799,16 @@ pub struct ErrorBody {
     pub extra: Map<String, Value>,
 }
 
+/// The answer of `POST /v1/messages/count_tokens`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CountTokensResponse {
+    /// Input tokens the request would use.
+    pub input_tokens: u64,
+    /// Unknown fields (`context_management` …).
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
 // ------------------------------------------------------------------------------------ entry points
 
 /// Parses a Messages (or count_tokens) request body.
@@ -850,6 +860,15 @@ mod tests {
         let v = json!({"id":"msg_1","type":"message","role":"assistant","model":"m","content":[{"type":"text","text":"x","citations":null}],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":1,"output_tokens":2,"cache_creation":{"ephemeral_5m_input_tokens":0},"service_tier":"standard"}});
         let resp = parse_response(v.to_string().as_bytes()).unwrap();
         assert_eq!(resp.to_json(), v);
+    }
+
+    #[test]
+    fn count_tokens_response() {
+        let v =
+            json!({"input_tokens": 2095, "context_management": {"original_input_tokens": 2100}});
+        let parsed: CountTokensResponse = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(parsed.input_tokens, 2095);
+        assert_eq!(serde_json::to_value(&parsed).unwrap(), v);
     }
 
     #[test]
