@@ -218,6 +218,12 @@ pub fn request_to_canonical(req: &Request, notes: &mut LossyNotes) -> canonical:
         }
     }
     out.parallel_tool_calls = req.parallel_tool_calls.as_option().copied();
+    if let (Nullable::Value(a), Nullable::Value(b)) = (&req.max_tokens, &req.max_completion_tokens)
+    {
+        if a != b {
+            notes.push(Lossy::approximated("max_tokens"));
+        }
+    }
     out.max_tokens = req
         .max_completion_tokens
         .as_option()
