@@ -1,6 +1,9 @@
 //! Golden tests of the OpenAI Chat Completions dialect: captured client requests, conversions through
 //! the canonical model, and recorded streams.
 
+// Test helpers outside `#[test]` functions: clippy.toml only relaxes these lints inside tests.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
 use std::path::PathBuf;
 
 use anvil_dialects::canonical::{
@@ -511,14 +514,17 @@ fn tool(id: &str, name: &str, arguments: &str) -> Block {
     }
 }
 
+/// Fixture name, expected blocks, stop reason and usage.
+type StreamCase = (
+    &'static str,
+    Vec<Block>,
+    Option<StopReason>,
+    Option<canonical::Usage>,
+);
+
 #[test]
 fn stream_fixtures_decode_to_the_expected_blocks() {
-    let cases: Vec<(
-        &str,
-        Vec<Block>,
-        Option<StopReason>,
-        Option<canonical::Usage>,
-    )> = vec![
+    let cases: Vec<StreamCase> = vec![
         (
             "text.sse",
             vec![Block::Text("Hello! How can I help you today?".into())],
