@@ -1109,3 +1109,418 @@ pub fn response_from_canonical(resp: &canonical::Response, notes: &mut LossyNote
         extra: Map::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::canonical::{
+        FunctionTool, Message, Role, Signature, SystemPart, ThinkingConfig, Usage,
+    };
+
+    fn parse(body: Value) -> Request {
+        serde_json::from_value(body).unwrap()
+    }
+
+    fn paths(notes: &LossyNotes) -> Vec<String> {
+        let mut paths: Vec<String> = notes.iter().map(|n| n.path.clone()).collect();
+        paths.sort();
+        paths
+    }
+
+    #[test]
+    fn data_urls() {
+        let cases = [
+            ("data:image/png;base64,AAAA", Some(("image/png", "AAAA"))),
+            (
+                "data:application/pdf;base64,JVBE,RA==",
+                Some(("application/pdf", "JVBE,RA==")),
+            ),
+            ("data:text/plain,hello", None),
+            ("https://example.com/x.png", None),
+        ];
+        for (url, expected) in cases {
+            let got = parse_data_url(url);
+            let expected = expected.map(|(m, d)| (m.to_owned(), d.to_owned()));
+            assert_eq!(got, expected, "{url}");
+        }
+    }
+
+    #[test]
+    fn stop_reasons() {
+        let cases = [
+            ("stop", StopReason::EndTurn),
+            ("length", StopReason::MaxTokens),
+            ("tool_calls", StopReason::ToolUse),
+            ("function_call", StopReason::ToolUse),
+            ("content_filter", StopReason::ContentFilter),
+            ("eos", StopReason::Other("eos".into())),
+        ];
+        for (wire, canonical) in cases {
+            assert_eq!(stop_reason_from_wire(wire), canonical, "{wire}");
+        }
+        let back = [
+            (StopReason::EndTurn, ("stop", true)),
+            (StopReason::StopSequence, ("stop", true)),
+            (StopReason::MaxTokens, ("length", true)),
+            (StopReason::ToolUse, ("tool_calls", true)),
+            (StopReason::ContentFilter, ("content_filter", true)),
+            (StopReason::Refusal, ("stop", false)),
+            (StopReason::PauseTurn, ("stop", false)),
+            (StopReason::Other("length".into()), ("length", true)),
+            (StopReason::Other("eos".into()), ("stop", false)),
+        ];
+        for (canonical, expected) in back {
+            assert_eq!(stop_reason_to_wire(&canonical), expected, "{canonical:?}");
+        }
+    }
+
+    #[test]
+    fn usage_subtracts_and_restores_cached_tokens() {
+        let cases = [
+            (
+                json!({"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110,
+                       "prompt_tokens_details": {"cached_tokens": 60},
+                       "completion_tokens_details": {"reasoning_tokens": 4}}),
+                Usage {
+                    input_tokens: 40,
+                    output_tokens: 10,
+                    cache_read_input_tokens: Some(60),
+                    cache_creation_input_tokens: None,
+                    reasoning_tokens: Some(4),
+                },
+            ),
+            (
+                json!({"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}),
+                Usage {
+                    input_tokens: 7,
+                    output_tokens: 3,
+                    ..Usage::default()
+                },
+            ),
+        ];
+        for (wire_usage, expected) in cases {
+            let parsed: wire::Usage = serde_json::from_value(wire_usage.clone()).unwrap();
+            assert_eq!(usage_from_wire(&parsed), expected);
+            assert_eq!(
+                serde_json::to_value(usage_to_wire(&expected)).unwrap(),
+                wire_usage
+            );
+        }
+        let anthropic = Usage {
+            input_tokens: 5,
+            output_tokens: 2,
+            cache_read_input_tokens: Some(100),
+            cache_creation_input_tokens: Some(20),
+            reasoning_tokens: None,
+        };
+        let wire_usage = usage_to_wire(&anthropic);
+        assert_eq!(wire_usage.prompt_tokens, Nullable::Value(125));
+        assert_eq!(wire_usage.total_tokens, Nullable::Value(127));
+    }
+
+    #[test]
+    fn thinking_config_maps_to_effort() {
+        let cases = [
+            (
+                Some(ThinkingConfig::Enabled {
+                    budget_tokens: Some(1024),
+                }),
+                None,
+                Some("low"),
+                true,
+            ),
+            (
+                Some(ThinkingConfig::Enabled {
+                    budget_tokens: Some(10_000),
+                }),
+                None,
+                Some("medium"),
+                true,
+            ),
+            (
+                Some(ThinkingConfig::Enabled {
+                    budget_tokens: Some(32_000),
+                }),
+                None,
+                Some("high"),
+                true,
+            ),
+            (
+                Some(ThinkingConfig::Enabled {
+                    budget_tokens: None,
+                }),
+                None,
+                Some("medium"),
+                true,
+            ),
+            (
+                Some(ThinkingConfig::Enabled {
+                    budget_tokens: Some(1024),
+                }),
+                Some("high"),
+                Some("high"),
+                true,
+            ),
+            (Some(ThinkingConfig::Adaptive), None, None, true),
+            (Some(ThinkingConfig::Disabled), None, None, false),
+            (None, Some("minimal"), Some("minimal"), false),
+        ];
+        for (thinking, effort, expected, noted) in cases {
+            let req = canonical::Request {
+                thinking: thinking.clone(),
+                reasoning_effort: effort.map(str::to_owned),
+                ..canonical::Request::default()
+            };
+            let mut notes = LossyNotes::new();
+            let out = request_from_canonical(&req, &mut notes);
+            assert_eq!(
+                out.reasoning_effort.as_option().map(String::as_str),
+                expected,
+                "{thinking:?}"
+            );
+            assert_eq!(
+                notes.iter().any(|n| n.path == "thinking"),
+                noted,
+                "{thinking:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn anthropic_shaped_canonical_request_maps_to_chat() {
+        let cache = Some(json!({"type": "ephemeral"}));
+        let req = canonical::Request {
+            model: "planning".into(),
+            system: vec![SystemPart {
+                text: "be brief".into(),
+                cache_control: cache.clone(),
+            }],
+            messages: vec![
+                Message {
+                    role: Role::User,
+                    content: vec![text_part("list files".into())],
+                },
+                Message {
+                    role: Role::Assistant,
+                    content: vec![
+                        Part::Thinking {
+                            text: "use ls".into(),
+                            signature: Some(Signature {
+                                dialect: Dialect::Anthropic,
+                                value: "sig".into(),
+                            }),
+                        },
+                        text_part("Listing.".into()),
+                        Part::ToolUse {
+                            id: "toolu_1".into(),
+                            name: "Bash".into(),
+                            arguments: r#"{"command":"ls"}"#.into(),
+                            cache_control: None,
+                        },
+                        Part::ToolUse {
+                            id: "toolu_2".into(),
+                            name: "Read".into(),
+                            arguments: r#"{"file_path":"/a.png"}"#.into(),
+                            cache_control: None,
+                        },
+                    ],
+                },
+                Message {
+                    role: Role::User,
+                    content: vec![
+                        Part::ToolResult {
+                            tool_use_id: "toolu_1".into(),
+                            content: ToolResultContent::Text("a.png".into()),
+                            is_error: true,
+                            cache_control: None,
+                        },
+                        Part::ToolResult {
+                            tool_use_id: "toolu_2".into(),
+                            content: ToolResultContent::Parts(vec![
+                                text_part("the image:".into()),
+                                Part::Image {
+                                    source: MediaSource::Base64 {
+                                        media_type: "image/png".into(),
+                                        data: "AAAA".into(),
+                                    },
+                                    detail: None,
+                                    cache_control: None,
+                                },
+                            ]),
+                            is_error: false,
+                            cache_control: cache.clone(),
+                        },
+                        text_part("go on".into()),
+                    ],
+                },
+            ],
+            tools: vec![
+                canonical::Tool::Function(FunctionTool {
+                    name: "Bash".into(),
+                    description: Some("run".into()),
+                    parameters: json!({"type": "object"}),
+                    strict: None,
+                    cache_control: cache.clone(),
+                }),
+                canonical::Tool::Native {
+                    dialect: Dialect::Anthropic,
+                    raw: json!({"type": "web_search_20250305", "name": "web_search"}),
+                },
+            ],
+            tool_choice: Some(canonical::ToolChoice::Required),
+            top_k: Some(40),
+            max_tokens: Some(32_000),
+            stop: vec!["END".into()],
+            ..canonical::Request::default()
+        };
+        let mut notes = LossyNotes::new();
+        let out = request_from_canonical(&req, &mut notes).to_json();
+        assert_eq!(
+            out,
+            json!({
+                "model": "planning",
+                "messages": [
+                    {"role": "system", "content": "be brief"},
+                    {"role": "user", "content": "list files"},
+                    {"role": "assistant", "content": "Listing.", "reasoning_content": "use ls", "tool_calls": [
+                        {"type": "function", "id": "toolu_1", "function": {"name": "Bash", "arguments": "{\"command\":\"ls\"}"}},
+                        {"type": "function", "id": "toolu_2", "function": {"name": "Read", "arguments": "{\"file_path\":\"/a.png\"}"}}
+                    ]},
+                    {"role": "tool", "tool_call_id": "toolu_1", "content": "a.png"},
+                    {"role": "tool", "tool_call_id": "toolu_2", "content": [{"type": "text", "text": "the image:"}]},
+                    {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]},
+                    {"role": "user", "content": "go on"}
+                ],
+                "tools": [{"type": "function", "function": {"name": "Bash", "description": "run", "parameters": {"type": "object"}}}],
+                "tool_choice": "required",
+                "max_completion_tokens": 32000,
+                "stop": ["END"]
+            })
+        );
+        assert_eq!(
+            paths(&notes),
+            [
+                "messages[1].content[0].signature",
+                "messages[2].content[0].is_error",
+                "messages[2].content[1].cache_control",
+                "messages[2].content[1].content[1]",
+                "system[0].cache_control",
+                "tools[0].cache_control",
+                "tools[1]",
+                "top_k",
+            ]
+        );
+    }
+
+    #[test]
+    fn legacy_function_calling_maps_to_tools() {
+        let req = parse(json!({
+            "model": "m",
+            "messages": [
+                {"role": "user", "content": "weather?"},
+                {"role": "assistant", "content": null, "function_call": {"name": "get_weather", "arguments": "{\"city\":\"Oslo\"}"}},
+                {"role": "function", "name": "get_weather", "content": "-3C"}
+            ],
+            "functions": [{"name": "get_weather", "parameters": {"type": "object"}}],
+            "function_call": {"name": "get_weather"}
+        }));
+        let mut notes = LossyNotes::new();
+        let c = request_to_canonical(&req, &mut notes);
+        assert_eq!(
+            c.tool_choice,
+            Some(canonical::ToolChoice::Tool("get_weather".into()))
+        );
+        assert!(matches!(&c.tools[..], [canonical::Tool::Function(f)] if f.name == "get_weather"));
+        assert_eq!(
+            c.messages[1].content,
+            [Part::ToolUse {
+                id: "get_weather".into(),
+                name: "get_weather".into(),
+                arguments: "{\"city\":\"Oslo\"}".into(),
+                cache_control: None
+            }]
+        );
+        assert_eq!(
+            c.messages[2].content,
+            [Part::ToolResult {
+                tool_use_id: "get_weather".into(),
+                content: ToolResultContent::Text("-3C".into()),
+                is_error: false,
+                cache_control: None
+            }]
+        );
+        assert_eq!(
+            paths(&notes),
+            [
+                "function_call",
+                "functions[0]",
+                "messages[1].function_call",
+                "messages[2]"
+            ]
+        );
+        let back = request_from_canonical(&c, &mut notes).to_json();
+        assert_eq!(
+            back["messages"][2],
+            json!({"role": "tool", "tool_call_id": "get_weather", "content": "-3C"})
+        );
+        assert_eq!(
+            back["tool_choice"],
+            json!({"type": "function", "function": {"name": "get_weather"}})
+        );
+    }
+
+    #[test]
+    fn assistant_content_edge_cases() {
+        let cases = [
+            // Empty text next to a tool call is dropped, and comes back as null.
+            (
+                json!({"role": "assistant", "content": "", "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}),
+                json!({"role": "assistant", "content": null, "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}),
+            ),
+            // Text parts concatenate into a string.
+            (
+                json!({"role": "assistant", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}),
+                json!({"role": "assistant", "content": "ab"}),
+            ),
+            // Explicit null content without calls stays null.
+            (
+                json!({"role": "assistant", "content": null}),
+                json!({"role": "assistant", "content": null}),
+            ),
+        ];
+        for (input, expected) in cases {
+            let req = parse(json!({"model": "m", "messages": [input.clone()]}));
+            let mut notes = LossyNotes::new();
+            let back = request_from_canonical(&request_to_canonical(&req, &mut notes), &mut notes)
+                .to_json();
+            assert_eq!(back["messages"][0], expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn response_with_refusal_and_extra_choices() {
+        let resp: Response = serde_json::from_value(json!({
+            "id": "r", "object": "chat.completion", "created": 1, "model": "m",
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": null, "refusal": "I can't help with that."},
+                 "logprobs": {"content": []}, "finish_reason": "stop"},
+                {"index": 1, "message": {"role": "assistant", "content": "other"}, "finish_reason": "stop"}
+            ]
+        }))
+        .unwrap();
+        let mut notes = LossyNotes::new();
+        let c = response_to_canonical(&resp, &mut notes);
+        assert_eq!(c.stop_reason, Some(StopReason::Refusal));
+        assert_eq!(c.content, [text_part("I can't help with that.".into())]);
+        assert_eq!(
+            paths(&notes),
+            [
+                "choices[0].logprobs",
+                "choices[0].message.refusal",
+                "choices[1]"
+            ]
+        );
+    }
+}

@@ -668,3 +668,278 @@ impl StreamEncode for StreamEncoder {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn sse(value: Value) -> SseEvent {
+        SseEvent::data(value.to_string())
+    }
+
+    fn chunk(delta: Value, finish_reason: Value) -> SseEvent {
+        sse(
+            json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m",
+                   "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]}),
+        )
+    }
+
+    fn run(events: &[SseEvent]) -> (Vec<StreamEvent>, Result<(), DecodeError>) {
+        let mut decoder = StreamDecoder::new();
+        let mut out = Vec::new();
+        for event in events {
+            if let Err(e) = decoder.decode(event, &mut out) {
+                return (out, Err(e));
+            }
+        }
+        let result = decoder.finish(&mut out);
+        (out, result)
+    }
+
+    fn start() -> StreamEvent {
+        StreamEvent::Start {
+            id: "c1".into(),
+            model: "m".into(),
+            usage: None,
+        }
+    }
+
+    fn finish(stop_reason: Option<StopReason>) -> StreamEvent {
+        StreamEvent::Finish {
+            stop_reason,
+            stop_sequence: None,
+            usage: None,
+        }
+    }
+
+    fn tool_start(index: usize, id: &str, name: &str) -> StreamEvent {
+        StreamEvent::BlockStart {
+            index,
+            block: BlockStart::ToolUse {
+                id: id.into(),
+                name: name.into(),
+            },
+        }
+    }
+
+    fn args(index: usize, text: &str) -> StreamEvent {
+        StreamEvent::Delta {
+            index,
+            delta: Delta::ToolArguments(text.into()),
+        }
+    }
+
+    fn text(index: usize, text: &str) -> StreamEvent {
+        StreamEvent::Delta {
+            index,
+            delta: Delta::Text(text.into()),
+        }
+    }
+
+    #[test]
+    fn decoder_end_of_stream_rules() {
+        // EOF after a finish_reason completes the stream.
+        let (out, result) = run(&[chunk(json!({"content": "hi"}), json!("length"))]);
+        assert!(result.is_ok());
+        assert_eq!(
+            out,
+            [
+                start(),
+                StreamEvent::BlockStart {
+                    index: 0,
+                    block: BlockStart::Text
+                },
+                text(0, "hi"),
+                StreamEvent::BlockStop { index: 0 },
+                finish(Some(StopReason::MaxTokens)),
+                StreamEvent::End,
+            ]
+        );
+        // EOF before any finish_reason is an error.
+        let (_, result) = run(&[chunk(json!({"content": "hi"}), Value::Null)]);
+        assert!(matches!(result, Err(DecodeError::Protocol { .. })));
+        // [DONE] before any chunk is an error; invalid JSON is a JSON error.
+        let (_, result) = run(&[SseEvent::data("[DONE]")]);
+        assert!(matches!(result, Err(DecodeError::Protocol { .. })));
+        let (_, result) = run(&[SseEvent::data("{not json")]);
+        assert!(matches!(result, Err(DecodeError::Json { .. })));
+    }
+
+    #[test]
+    fn decoder_reports_mid_stream_errors() {
+        let (out, result) = run(&[
+            chunk(json!({"role": "assistant", "content": ""}), Value::Null),
+            sse(json!({"error": {"message": "overloaded", "type": "server_error", "code": null}})),
+        ]);
+        assert!(result.is_ok());
+        assert_eq!(
+            out,
+            [
+                start(),
+                StreamEvent::Error {
+                    kind: "server_error".into(),
+                    message: "overloaded".into()
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn decoder_buffers_what_follows_a_live_tool_call() {
+        let (out, result) = run(&[
+            chunk(
+                json!({"tool_calls": [{"index": 0, "id": "a", "type": "function", "function": {"name": "f", "arguments": "{"}}]}),
+                Value::Null,
+            ),
+            chunk(json!({"content": "note"}), Value::Null),
+            chunk(
+                json!({"tool_calls": [{"index": 0, "function": {"arguments": "}"}}]}),
+                Value::Null,
+            ),
+            chunk(json!({}), json!("tool_calls")),
+            SseEvent::data("[DONE]"),
+        ]);
+        assert!(result.is_ok());
+        assert_eq!(
+            out,
+            [
+                start(),
+                tool_start(0, "a", "f"),
+                args(0, "{"),
+                args(0, "}"),
+                StreamEvent::BlockStop { index: 0 },
+                StreamEvent::BlockStart {
+                    index: 1,
+                    block: BlockStart::Text
+                },
+                text(1, "note"),
+                StreamEvent::BlockStop { index: 1 },
+                finish(Some(StopReason::ToolUse)),
+                StreamEvent::End,
+            ]
+        );
+    }
+
+    #[test]
+    fn decoder_waits_for_a_name_and_fills_missing_ids() {
+        let (out, result) = run(&[
+            chunk(json!({"content": "x"}), Value::Null),
+            // No name yet: waits.
+            chunk(
+                json!({"tool_calls": [{"index": 0, "function": {"arguments": "{\"a\""}}]}),
+                Value::Null,
+            ),
+            chunk(
+                json!({"tool_calls": [{"index": 0, "function": {"name": "f", "arguments": ":1"}}]}),
+                Value::Null,
+            ),
+            // No index at all: a call in one piece with a new id.
+            chunk(
+                json!({"tool_calls": [{"id": "z", "type": "function", "function": {"name": "g", "arguments": "{}"}}]}),
+                Value::Null,
+            ),
+            chunk(
+                json!({"tool_calls": [{"index": 0, "function": {"arguments": "}"}}]}),
+                json!("tool_calls"),
+            ),
+        ]);
+        assert!(result.is_ok());
+        assert_eq!(
+            out,
+            [
+                start(),
+                StreamEvent::BlockStart {
+                    index: 0,
+                    block: BlockStart::Text
+                },
+                text(0, "x"),
+                StreamEvent::BlockStop { index: 0 },
+                tool_start(1, "call_c1_0", "f"),
+                args(1, "{\"a\":1"),
+                args(1, "}"),
+                StreamEvent::BlockStop { index: 1 },
+                tool_start(2, "z", "g"),
+                args(2, "{}"),
+                StreamEvent::BlockStop { index: 2 },
+                finish(Some(StopReason::ToolUse)),
+                StreamEvent::End,
+            ]
+        );
+    }
+
+    #[test]
+    fn decoder_holds_finish_for_the_usage_chunk() {
+        let mut decoder = StreamDecoder::new();
+        let mut out = Vec::new();
+        decoder
+            .decode(&chunk(json!({"content": "a"}), json!("stop")), &mut out)
+            .unwrap();
+        assert!(!out.iter().any(|e| matches!(e, StreamEvent::Finish { .. })));
+        decoder
+            .decode(
+                &sse(json!({"id": "c1", "choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}})),
+                &mut out,
+            )
+            .unwrap();
+        let usage = canonical::Usage {
+            input_tokens: 3,
+            output_tokens: 1,
+            ..canonical::Usage::default()
+        };
+        assert_eq!(
+            out.last(),
+            Some(&StreamEvent::Finish {
+                stop_reason: Some(StopReason::EndTurn),
+                stop_sequence: None,
+                usage: Some(usage)
+            })
+        );
+        decoder.decode(&SseEvent::data("[DONE]"), &mut out).unwrap();
+        assert_eq!(out.last(), Some(&StreamEvent::End));
+        decoder.finish(&mut out).unwrap();
+        assert_eq!(out.iter().filter(|e| **e == StreamEvent::End).count(), 1);
+    }
+
+    #[test]
+    fn encoder_edge_events() {
+        let ctx = EncodeContext {
+            id: "chatcmpl-ctx".into(),
+            model: String::new(),
+            created: 9,
+            include_usage: false,
+        };
+        let mut encoder = StreamEncoder::new(ctx);
+        let mut out = Vec::new();
+        encoder.encode(
+            &StreamEvent::Start {
+                id: String::new(),
+                model: "upstream-model".into(),
+                usage: None,
+            },
+            &mut out,
+        );
+        encoder.encode(&StreamEvent::Ping, &mut out);
+        encoder.encode(
+            &StreamEvent::Error {
+                kind: "overloaded_error".into(),
+                message: "busy".into(),
+            },
+            &mut out,
+        );
+        encoder.encode(&StreamEvent::End, &mut out);
+        let values: Vec<Value> = out
+            .iter()
+            .map(|e| serde_json::from_str(&e.data).unwrap())
+            .collect();
+        assert_eq!(
+            values,
+            [
+                json!({"id": "chatcmpl-ctx", "object": "chat.completion.chunk", "created": 9, "model": "upstream-model",
+                       "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": null, "finish_reason": null}]}),
+                json!({"error": {"message": "busy", "type": "overloaded_error", "param": null, "code": null}}),
+            ]
+        );
+    }
+}
