@@ -823,3 +823,61 @@ fn encoder_without_include_usage_sends_no_usage_key() {
     }
     assert_eq!(out.last().unwrap().data, "[DONE]");
 }
+
+mod interleaving {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn chunk(delta: Value, finish_reason: Value) -> SseEvent {
+        SseEvent::data(
+            json!({"id": "chatcmpl-p", "object": "chat.completion.chunk", "created": 1, "model": "m",
+                   "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish_reason}]})
+            .to_string(),
+        )
+    }
+
+    proptest! {
+        /// However the pieces of parallel calls interleave, every call's arguments come out byte for
+        /// byte, in order of first appearance, as a valid canonical sequence.
+        #[test]
+        fn interleaved_tool_calls_keep_their_arguments(
+            preamble in proptest::option::of("[a-zA-Z ]{1,12}"),
+            calls in proptest::collection::vec(proptest::collection::vec("[a-z0-9{}\":, \\\\é]{0,8}", 1..6), 1..5),
+            picks in proptest::collection::vec(any::<u8>(), 0..40),
+        ) {
+            let mut events = vec![chunk(json!({"role": "assistant", "content": ""}), Value::Null)];
+            if let Some(text) = &preamble {
+                events.push(chunk(json!({"content": text}), Value::Null));
+            }
+            let mut next: Vec<usize> = vec![0; calls.len()];
+            let mut order: Vec<usize> = Vec::new();
+            let mut picks = picks.into_iter();
+            loop {
+                let open: Vec<usize> = (0..calls.len()).filter(|&c| next[c] < calls[c].len()).collect();
+                if open.is_empty() {
+                    break;
+                }
+                let c = open[usize::from(picks.next().unwrap_or(0)) % open.len()];
+                let fragment = &calls[c][next[c]];
+                let call = if next[c] == 0 {
+                    order.push(c);
+                    json!({"index": c, "id": format!("call_{c}"), "type": "function",
+                           "function": {"name": format!("tool{c}"), "arguments": fragment}})
+                } else {
+                    json!({"index": c, "function": {"arguments": fragment}})
+                };
+                events.push(chunk(json!({"tool_calls": [call]}), Value::Null));
+                next[c] += 1;
+            }
+            events.push(chunk(json!({}), json!("tool_calls")));
+            events.push(SseEvent::data("[DONE]"));
+
+            let decoded = decode_all(&events);
+            assert_valid(&decoded);
+            let mut expected: Vec<Block> = preamble.into_iter().map(Block::Text).collect();
+            expected.extend(order.iter().map(|&c| tool(&format!("call_{c}"), &format!("tool{c}"), &calls[c].concat())));
+            prop_assert_eq!(blocks(&decoded), expected);
+        }
+    }
+}

@@ -39,6 +39,15 @@ fn note_extra(extra: &Extra, path: &str, notes: &mut LossyNotes) {
     }
 }
 
+/// The `cache_control` marker some clients put on content parts (OpenRouter-style prompt caching),
+/// kept for canonical; the part's other unknown keys are noted.
+fn split_cache(extra: &Extra, path: &str, notes: &mut LossyNotes) -> Option<Value> {
+    for key in extra.keys().filter(|k| *k != "cache_control") {
+        notes.push(Lossy::dropped(join(path, key)));
+    }
+    extra.get("cache_control").cloned()
+}
+
 fn join(path: &str, key: &str) -> String {
     if path.is_empty() {
         key.to_owned()
@@ -105,10 +114,10 @@ pub fn request_to_canonical(req: &Request, notes: &mut LossyNotes) -> canonical:
         if msg.role == wire::Role::Developer {
             notes.push(Lossy::approximated(format!("{path}.role")));
         }
-        for text in instruction_texts(msg, &path, notes) {
+        for (text, cache_control) in instruction_texts(msg, &path, notes) {
             out.system.push(canonical::SystemPart {
                 text,
-                cache_control: None,
+                cache_control,
             });
         }
         i += 1;
@@ -125,7 +134,10 @@ pub fn request_to_canonical(req: &Request, notes: &mut LossyNotes) -> canonical:
                 };
                 let content = instruction_texts(msg, &path, notes)
                     .into_iter()
-                    .map(text_part)
+                    .map(|(text, cache_control)| Part::Text {
+                        text,
+                        cache_control,
+                    })
                     .collect();
                 out.messages.push(canonical::Message { role, content });
             }
@@ -250,19 +262,23 @@ pub fn request_to_canonical(req: &Request, notes: &mut LossyNotes) -> canonical:
     out
 }
 
-/// Texts of a system/developer message (string content, or its text parts).
-fn instruction_texts(msg: &wire::Message, path: &str, notes: &mut LossyNotes) -> Vec<String> {
+/// Texts of a system/developer message (string content, or its text parts) with their cache markers.
+fn instruction_texts(
+    msg: &wire::Message,
+    path: &str,
+    notes: &mut LossyNotes,
+) -> Vec<(String, Option<Value>)> {
     note_message_fields(msg, path, notes, &[]);
     match &msg.content {
-        Nullable::Value(Content::Text(text)) => vec![text.clone()],
+        Nullable::Value(Content::Text(text)) => vec![(text.clone(), None)],
         Nullable::Value(Content::Parts(parts)) => {
             let mut texts = Vec::new();
             for (p, part) in parts.iter().enumerate() {
                 let part_path = format!("{path}.content[{p}]");
                 match part {
                     ContentPart::Text(t) => {
-                        note_extra(&t.extra, &part_path, notes);
-                        texts.push(t.text.clone());
+                        let cache_control = split_cache(&t.extra, &part_path, notes);
+                        texts.push((t.text.clone(), cache_control));
                     }
                     _ => notes.push(Lossy::dropped(part_path)),
                 }
@@ -294,21 +310,20 @@ fn user_parts(content: &Content, path: &str, notes: &mut LossyNotes) -> Vec<Part
 
 fn part_to_canonical(part: &ContentPart, path: &str, notes: &mut LossyNotes) -> Option<Part> {
     match part {
-        ContentPart::Text(t) => {
-            note_extra(&t.extra, path, notes);
-            Some(text_part(t.text.clone()))
-        }
+        ContentPart::Text(t) => Some(Part::Text {
+            text: t.text.clone(),
+            cache_control: split_cache(&t.extra, path, notes),
+        }),
         ContentPart::ImageUrl(img) => {
-            note_extra(&img.extra, path, notes);
             note_extra(&img.image_url.extra, &format!("{path}.image_url"), notes);
             Some(Part::Image {
                 source: media_from_url(&img.image_url.url),
                 detail: img.image_url.detail.as_option().cloned(),
-                cache_control: None,
+                cache_control: split_cache(&img.extra, path, notes),
             })
         }
         ContentPart::File(file) => {
-            note_extra(&file.extra, path, notes);
+            let cache_control = split_cache(&file.extra, path, notes);
             note_extra(&file.file.extra, &format!("{path}.file"), notes);
             let source = if let Some(data) = file.file.file_data.as_option() {
                 if !file.file.file_id.is_absent() {
@@ -331,7 +346,7 @@ fn part_to_canonical(part: &ContentPart, path: &str, notes: &mut LossyNotes) -> 
             Some(Part::Document {
                 source,
                 title: file.file.filename.as_option().cloned(),
-                cache_control: None,
+                cache_control,
             })
         }
         ContentPart::Refusal(r) => {
@@ -1497,6 +1512,26 @@ mod tests {
                 .to_json();
             assert_eq!(back["messages"][0], expected, "{input}");
         }
+    }
+
+    #[test]
+    fn part_cache_markers_are_kept_for_canonical() {
+        let cache = json!({"type": "ephemeral"});
+        let req = parse(json!({"model": "m", "messages": [
+            {"role": "system", "content": [{"type": "text", "text": "sys", "cache_control": cache}]},
+            {"role": "user", "content": [{"type": "text", "text": "hi", "cache_control": cache, "other": 1}]}
+        ]}));
+        let mut notes = LossyNotes::new();
+        let c = request_to_canonical(&req, &mut notes);
+        assert_eq!(c.system[0].cache_control.as_ref(), Some(&cache));
+        assert_eq!(
+            c.messages[0].content,
+            [Part::Text {
+                text: "hi".into(),
+                cache_control: Some(cache.clone())
+            }]
+        );
+        assert_eq!(paths(&notes), ["messages[1].content[0].other"]);
     }
 
     #[test]
