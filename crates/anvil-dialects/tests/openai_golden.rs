@@ -666,6 +666,24 @@ fn encoder_output_decodes_to_the_same_stream() {
             let encoded = encode_all(&decoded, ctx);
             let redecoded = decode_all(&encoded);
             assert_valid(&redecoded);
+            let (
+                StreamEvent::Start { id, .. },
+                StreamEvent::Start {
+                    id: id2,
+                    model: model2,
+                    ..
+                },
+            ) = (&decoded[0], &redecoded[0])
+            else {
+                panic!("no start");
+            };
+            let expected_id = if id.starts_with("chatcmpl-") {
+                id.as_str()
+            } else {
+                "chatcmpl-ctx"
+            };
+            assert_eq!(id2, expected_id, "{name}");
+            assert!(!model2.is_empty(), "{name}");
             assert_eq!(blocks(&redecoded), blocks(&decoded), "{name}");
             let (stop, usage) = finish_of(&decoded);
             let (stop2, usage2) = finish_of(&redecoded);
@@ -759,7 +777,7 @@ fn encoder_emits_the_chunk_shapes_the_sdk_expects() {
         .collect();
     let base = |choices: Value, usage: Value| {
         json!({
-        "id": "msg_01", "object": "chat.completion.chunk", "created": 42, "model": "planning",
+        "id": "chatcmpl-x", "object": "chat.completion.chunk", "created": 42, "model": "planning",
         "choices": choices, "usage": usage})
     };
     let choice = |delta: Value, finish: Value| json!([{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]);

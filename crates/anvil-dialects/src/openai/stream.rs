@@ -27,8 +27,9 @@
 //! Role chunk first, then content / `reasoning_content` / tool-call chunks (a header with id, type,
 //! name and `arguments: ""`, then argument pieces), a finish chunk with `finish_reason`, a usage chunk
 //! with `choices: []` when [`EncodeContext::include_usage`], and the literal `[DONE]`. The chunk `id`
-//! is the `Start` event's id (or [`EncodeContext::id`] when empty); the `model` is
-//! [`EncodeContext::model`] (or the `Start` event's model when the context has none).
+//! is the `Start` event's id when it is a `chatcmpl-` id, otherwise [`EncodeContext::id`] (or the
+//! `Start` id when the context has none); the `model` is [`EncodeContext::model`] (or the `Start`
+//! event's model when the context has none).
 
 use serde_json::{json, Value};
 
@@ -597,7 +598,9 @@ impl StreamEncode for StreamEncoder {
         match event {
             StreamEvent::Start { id, model, usage } => {
                 if !self.started {
-                    if !id.is_empty() {
+                    // A Chat Completions id from the source is kept; another dialect's id (msg_…,
+                    // resp_…) gives way to the context's id when there is one.
+                    if id.starts_with("chatcmpl-") || (self.ctx.id.is_empty() && !id.is_empty()) {
                         self.id = id.clone();
                     }
                     if self.ctx.model.is_empty() {
