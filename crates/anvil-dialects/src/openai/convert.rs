@@ -903,7 +903,12 @@ fn user_from_canonical(
                                 _ => notes.push(Lossy::dropped(inner_path)),
                             }
                         }
-                        Content::Parts(texts)
+                        if texts.is_empty() {
+                            // Nothing textual left (an image-only result): an empty string, not `[]`.
+                            Content::Text(String::new())
+                        } else {
+                            Content::Parts(texts)
+                        }
                     }
                 });
                 out.push(msg);
