@@ -1540,6 +1540,34 @@ mod tests {
     }
 
     #[test]
+    fn malformed_content_reports_the_part_error() {
+        let cases = [
+            (
+                json!({"model": "m", "messages": [{"role": "user", "content": [{"type": "text"}]}]}),
+                "missing field `text`",
+            ),
+            (
+                json!({"model": "m", "messages": [{"role": "user", "content": 5}]}),
+                "string or an array",
+            ),
+        ];
+        for (body, expected) in cases {
+            let err = serde_json::from_value::<Request>(body)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(expected), "{err}");
+        }
+        // An unknown part type is kept, not rejected.
+        let ok = parse(
+            json!({"model": "m", "messages": [{"role": "user", "content": [{"type": "video", "v": 1}]}]}),
+        );
+        assert_eq!(
+            ok.to_json()["messages"][0]["content"][0],
+            json!({"type": "video", "v": 1})
+        );
+    }
+
+    #[test]
     fn response_with_refusal_and_extra_choices() {
         let resp: Response = serde_json::from_value(json!({
             "id": "r", "object": "chat.completion", "created": 1, "model": "m",
