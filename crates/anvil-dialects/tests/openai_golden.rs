@@ -628,7 +628,24 @@ fn stream_fixtures_decode_to_the_expected_blocks() {
                 reasoning_tokens: Some(4),
             }),
         ),
+        (
+            "llama_server_text_usage.sse",
+            vec![Block::Text("Hello! I'm here to help.".into())],
+            Some(StopReason::EndTurn),
+            Some(canonical::Usage {
+                input_tokens: 31,
+                output_tokens: 9,
+                cache_read_input_tokens: Some(0),
+                cache_creation_input_tokens: None,
+                reasoning_tokens: None,
+            }),
+        ),
     ];
+    assert_eq!(
+        cases.len(),
+        stream_fixtures().len(),
+        "every fixture has an expectation"
+    );
     for (name, expected_blocks, stop, usage) in cases {
         let decoded = decode_all(&stream_fixture(name));
         assert_eq!(blocks(&decoded), expected_blocks, "{name}");
