@@ -662,6 +662,18 @@ pub fn request_from_canonical(req: &canonical::Request, notes: &mut LossyNotes) 
         }),
     }));
     out.parallel_tool_calls = Nullable::from_option(req.parallel_tool_calls);
+    // OpenAI rejects `tool_choice` and `parallel_tool_calls` without `tools` (all of them may have been
+    // another dialect's native tools).
+    if out.tools.is_absent() {
+        if !out.tool_choice.is_absent() {
+            out.tool_choice = Nullable::Absent;
+            notes.push(Lossy::dropped("tool_choice"));
+        }
+        if !out.parallel_tool_calls.is_absent() {
+            out.parallel_tool_calls = Nullable::Absent;
+            notes.push(Lossy::dropped("parallel_tool_calls"));
+        }
+    }
     out.max_completion_tokens = Nullable::from_option(req.max_tokens);
     out.temperature = Nullable::from_option(req.temperature.and_then(f64_to_number));
     out.top_p = Nullable::from_option(req.top_p.and_then(f64_to_number));
@@ -1432,6 +1444,42 @@ mod tests {
                 "top_k",
             ]
         );
+    }
+
+    #[test]
+    fn tool_settings_need_tools() {
+        let native = canonical::Tool::Native {
+            dialect: Dialect::Anthropic,
+            raw: json!({"type": "web_search_20250305", "name": "web_search"}),
+        };
+        let function = canonical::Tool::Function(FunctionTool {
+            name: "f".into(),
+            description: None,
+            parameters: json!({"type": "object"}),
+            strict: None,
+            cache_control: None,
+        });
+        let cases = [
+            (
+                vec![native.clone()],
+                false,
+                vec!["parallel_tool_calls", "tool_choice", "tools[0]"],
+            ),
+            (vec![native, function], true, vec!["tools[0]"]),
+        ];
+        for (tools, kept, expected_notes) in cases {
+            let req = canonical::Request {
+                tools,
+                tool_choice: Some(canonical::ToolChoice::Auto),
+                parallel_tool_calls: Some(false),
+                ..canonical::Request::default()
+            };
+            let mut notes = LossyNotes::new();
+            let out = request_from_canonical(&req, &mut notes);
+            assert_eq!(!out.tool_choice.is_absent(), kept);
+            assert_eq!(!out.parallel_tool_calls.is_absent(), kept);
+            assert_eq!(paths(&notes), expected_notes);
+        }
     }
 
     #[test]
