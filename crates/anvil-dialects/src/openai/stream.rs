@@ -17,7 +17,9 @@
 //!   closed and every buffered item is emitted as a complete block (start, one delta, stop). So the
 //!   arguments of every call are the concatenation of its pieces byte for byte, whatever the
 //!   interleaving, and the canonical sequence stays valid.
-//! * A call whose first piece has no name waits in the buffer until the name arrives.
+//! * A call whose first piece has no name waits in the buffer until the name arrives. A piece without
+//!   `index` continues the last call, or starts a new one when it brings a new id. A legacy
+//!   `delta.function_call` is a tool call whose id is the function name.
 //! * `Finish` is held until the usage chunk (`choices: []`), `[DONE]` or EOF, so that it carries the
 //!   usage. EOF after a `finish_reason` completes the stream; EOF before one is an error. A data event
 //!   `{"error": …}` becomes a canonical `Error` and ends the stream. Only choice 0 is decoded.
@@ -210,7 +212,12 @@ impl StreamDecoder {
                         .iter()
                         .any(|t| t.id.as_deref() == Some(id.as_str())) =>
                 {
-                    self.tools.iter().map(|t| t.index + 1).max().unwrap_or(0)
+                    self.tools
+                        .iter()
+                        .filter(|t| t.index != LEGACY_FUNCTION_INDEX)
+                        .map(|t| t.index.saturating_add(1))
+                        .max()
+                        .unwrap_or(0)
                 }
                 _ => self.tools.last().map_or(0, |t| t.index),
             },
@@ -380,7 +387,8 @@ impl StreamDecoder {
             let has_content = reasoning.is_some_and(|r| !r.is_empty())
                 || delta.content.as_option().is_some_and(|c| !c.is_empty())
                 || delta.refusal.as_option().is_some_and(|c| !c.is_empty())
-                || !tool_calls.is_empty();
+                || !tool_calls.is_empty()
+                || legacy_function_call(delta).is_some();
             if self.finished && has_content {
                 return Err(protocol("content after the end of the choice"));
             }
@@ -396,6 +404,9 @@ impl StreamDecoder {
             for call in tool_calls {
                 self.push_tool(call, out)?;
             }
+            if let Some(legacy) = legacy_function_call(delta) {
+                self.push_tool(&legacy, out)?;
+            }
             if let Some(reason) = choice.finish_reason.as_option() {
                 self.saw_finish = true;
                 self.stop_reason = Some(stop_reason_from_wire(reason));
@@ -409,6 +420,27 @@ impl StreamDecoder {
         }
         Ok(())
     }
+}
+
+/// The tool-call index a legacy streamed `function_call` gets (it cannot clash with `tool_calls`).
+const LEGACY_FUNCTION_INDEX: u64 = u64::MAX;
+
+/// A legacy `delta.function_call` piece as a tool-call piece; the function name doubles as the call
+/// id, as in the request conversion.
+fn legacy_function_call(delta: &ChunkDelta) -> Option<ToolCallDelta> {
+    let call = delta.extra.get("function_call")?.as_object()?;
+    let text = |key: &str| call.get(key).and_then(Value::as_str).map(str::to_owned);
+    Some(ToolCallDelta {
+        index: Nullable::Value(LEGACY_FUNCTION_INDEX),
+        id: Nullable::from_option(text("name")),
+        r#type: Nullable::Absent,
+        function: Nullable::Value(FunctionDelta {
+            name: Nullable::from_option(text("name")),
+            arguments: Nullable::from_option(text("arguments")),
+            extra: Extra::new(),
+        }),
+        extra: Extra::new(),
+    })
 }
 
 impl StreamDecode for StreamDecoder {
@@ -866,6 +898,38 @@ mod tests {
                 tool_start(2, "z", "g"),
                 args(2, "{}"),
                 StreamEvent::BlockStop { index: 2 },
+                finish(Some(StopReason::ToolUse)),
+                StreamEvent::End,
+            ]
+        );
+    }
+
+    #[test]
+    fn decoder_maps_legacy_function_call_deltas() {
+        let (out, result) = run(&[
+            chunk(
+                json!({"role": "assistant", "content": null, "function_call": {"name": "get_weather", "arguments": ""}}),
+                Value::Null,
+            ),
+            chunk(
+                json!({"function_call": {"arguments": "{\"city\":"}}),
+                Value::Null,
+            ),
+            chunk(
+                json!({"function_call": {"arguments": "\"Oslo\"}"}}),
+                Value::Null,
+            ),
+            chunk(json!({}), json!("function_call")),
+        ]);
+        assert!(result.is_ok());
+        assert_eq!(
+            out,
+            [
+                start(),
+                tool_start(0, "get_weather", "get_weather"),
+                args(0, "{\"city\":"),
+                args(0, "\"Oslo\"}"),
+                StreamEvent::BlockStop { index: 0 },
                 finish(Some(StopReason::ToolUse)),
                 StreamEvent::End,
             ]
