@@ -793,6 +793,7 @@ pub struct ItemEvent {
     #[serde(default, skip_serializing_if = "Opt::is_absent")]
     pub sequence_number: Opt<u64>,
     /// Index of the item in `output`.
+    #[serde(default)]
     pub output_index: u64,
     /// The item (empty when added, complete when done).
     pub item: Item,
@@ -811,6 +812,7 @@ pub struct PartEvent<P> {
     #[serde(default)]
     pub item_id: String,
     /// Index of the item in `output`.
+    #[serde(default)]
     pub output_index: u64,
     /// Index of the part in the message content.
     #[serde(default, skip_serializing_if = "Opt::is_absent")]
@@ -835,6 +837,7 @@ pub struct DeltaEvent {
     #[serde(default)]
     pub item_id: String,
     /// Index of the item in `output`.
+    #[serde(default)]
     pub output_index: u64,
     /// Index of the content part.
     #[serde(default, skip_serializing_if = "Opt::is_absent")]
@@ -859,6 +862,7 @@ pub struct TextDoneEvent {
     #[serde(default)]
     pub item_id: String,
     /// Index of the item in `output`.
+    #[serde(default)]
     pub output_index: u64,
     /// Index of the content part.
     #[serde(default, skip_serializing_if = "Opt::is_absent")]
@@ -883,6 +887,7 @@ pub struct RefusalDoneEvent {
     #[serde(default)]
     pub item_id: String,
     /// Index of the item in `output`.
+    #[serde(default)]
     pub output_index: u64,
     /// Index of the content part.
     #[serde(default, skip_serializing_if = "Opt::is_absent")]
@@ -904,6 +909,7 @@ pub struct ArgumentsDoneEvent {
     #[serde(default)]
     pub item_id: String,
     /// Index of the item in `output`.
+    #[serde(default)]
     pub output_index: u64,
     /// The full arguments.
     pub arguments: String,
