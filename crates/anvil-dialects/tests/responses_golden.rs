@@ -319,10 +319,19 @@ fn foreign_canonical_values_are_reported() {
             text: "s".into(),
             cache_control: Some(json!({"type": "ephemeral"})),
         }],
-        tools: vec![Tool::Native {
-            dialect: Dialect::Anthropic,
-            raw: json!({"type": "web_search_20250305"}),
-        }],
+        tools: vec![
+            Tool::Native {
+                dialect: Dialect::Anthropic,
+                raw: json!({"type": "web_search_20250305"}),
+            },
+            Tool::Function(canonical::FunctionTool {
+                name: "now".into(),
+                description: None,
+                parameters: Value::Null,
+                strict: None,
+                cache_control: None,
+            }),
+        ],
         top_k: Some(5),
         stop: vec!["END".into()],
         thinking: Some(canonical::ThinkingConfig::Enabled {
@@ -347,7 +356,12 @@ fn foreign_canonical_values_are_reported() {
         out["reasoning"],
         json!({"effort": "high", "summary": "auto"})
     );
-    assert!(out.get("tools").is_none());
+    // Non-strict unless asked (Responses would otherwise force strict schemas), schema required.
+    assert_eq!(
+        out["tools"],
+        json!([{"type": "function", "name": "now",
+            "parameters": {"type": "object", "properties": {}}, "strict": false}])
+    );
 }
 
 fn sample_response() -> Value {

@@ -1,7 +1,7 @@
 //! Responses requests and responses to and from the canonical model (see the module docs of
 //! [`crate::responses`] for the mapping decisions).
 
-use serde_json::{Map, Number, Value};
+use serde_json::{json, Map, Number, Value};
 
 use super::wire::{
     ContentPart, FilePart, FunctionCallItem, FunctionCallOutputItem, FunctionOutput, FunctionTool,
@@ -516,12 +516,15 @@ pub fn request_from_canonical(req: &c::Request, notes: &mut LossyNotes) -> Reque
                 tools.push(Tool::Function(FunctionTool {
                     name: f.name.clone(),
                     description: Opt::from_option(f.description.clone()),
-                    parameters: if f.parameters.is_null() {
-                        Opt::Absent
+                    // The API requires a schema; an argument-less function has an empty one.
+                    parameters: Opt::Some(if f.parameters.is_null() {
+                        json!({"type": "object", "properties": {}})
                     } else {
-                        Opt::Some(f.parameters.clone())
-                    },
-                    strict: Opt::from_option(f.strict),
+                        f.parameters.clone()
+                    }),
+                    // Responses makes schemas strict when `strict` is omitted (Chat Completions
+                    // and Anthropic do not), which rejects or rewrites ordinary schemas.
+                    strict: Opt::Some(f.strict.unwrap_or(false)),
                     extra: Map::new(),
                 }));
             }
@@ -1147,7 +1150,6 @@ pub fn response_from_canonical(resp: &c::Response, notes: &mut LossyNotes) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn req(v: Value) -> c::Request {
         let parsed: Request = serde_json::from_value(v).unwrap();

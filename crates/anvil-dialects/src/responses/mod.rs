@@ -36,7 +36,11 @@
 //! * **Tools.** `function` tools are canonical functions. `namespace` tools (whose functions are
 //!   callable by the model), `web_search`, `file_search`, `custom` and every other type become
 //!   [`crate::canonical::Tool::Native`] with the definition verbatim: a Responses upstream receives
-//!   them exactly, any other target reports them as lossy.
+//!   them exactly, any other target reports them as lossy. Canonical functions go out with an explicit
+//!   `strict: false` unless strict was asked for, because Responses otherwise forces strict schemas.
+//! * **Not translated.** `custom_tool_call` / `local_shell_call` / `web_search_call` / `item_reference`
+//!   items survive re-encoding but have no canonical form (dropped with a note); their stream events
+//!   produce no canonical block.
 
 pub mod convert;
 pub mod stream;
