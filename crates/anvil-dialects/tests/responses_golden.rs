@@ -858,3 +858,80 @@ fn encoder_handles_foreign_streams() {
         ]
     );
 }
+
+/// One generated block: kind (0 text, 1 thinking, 2 tool call), its pieces, a signature for thinking.
+type GenBlock = (u8, Vec<String>, Option<String>);
+
+fn canonical_stream(blocks: &[GenBlock], cached: u64) -> Vec<StreamEvent> {
+    let mut events = vec![StreamEvent::Start {
+        id: "resp_prop".into(),
+        model: "m".into(),
+        usage: None,
+    }];
+    let mut called = false;
+    for (index, (kind, pieces, signature)) in blocks.iter().enumerate() {
+        let block = match kind {
+            0 => BlockStart::Text,
+            1 => BlockStart::Thinking,
+            _ => {
+                called = true;
+                BlockStart::ToolUse {
+                    id: format!("call_{index}"),
+                    name: "exec_command".into(),
+                }
+            }
+        };
+        events.push(StreamEvent::BlockStart { index, block });
+        for piece in pieces {
+            let delta = match kind {
+                0 => Delta::Text(piece.clone()),
+                1 => Delta::Thinking(piece.clone()),
+                _ => Delta::ToolArguments(piece.clone()),
+            };
+            events.push(StreamEvent::Delta { index, delta });
+        }
+        if let (1, Some(value)) = (kind, signature) {
+            events.push(StreamEvent::Delta {
+                index,
+                delta: Delta::Signature(canonical::Signature {
+                    dialect: Dialect::Responses,
+                    value: value.clone(),
+                }),
+            });
+        }
+        events.push(StreamEvent::BlockStop { index });
+    }
+    events.push(StreamEvent::Finish {
+        stop_reason: Some(if called {
+            StopReason::ToolUse
+        } else {
+            StopReason::EndTurn
+        }),
+        stop_sequence: None,
+        usage: Some(canonical::Usage {
+            input_tokens: 7,
+            output_tokens: 11,
+            cache_read_input_tokens: Some(cached),
+            cache_creation_input_tokens: None,
+            reasoning_tokens: Some(3),
+        }),
+    });
+    events.push(StreamEvent::End);
+    events
+}
+
+proptest::proptest! {
+    #[test]
+    fn any_canonical_stream_survives_encode_then_decode(
+        blocks in proptest::collection::vec(
+            (0u8..3, proptest::collection::vec("\\PC{0,12}", 0..6), proptest::option::of("[A-Za-z0-9+/=]{1,40}")),
+            0..6,
+        ),
+        cached in 0u64..1000,
+    ) {
+        let events = canonical_stream(&blocks, cached);
+        let encoded = encode(&events);
+        assert_sdk_accepts(&encoded);
+        proptest::prop_assert_eq!(decode(&encoded), events);
+    }
+}
