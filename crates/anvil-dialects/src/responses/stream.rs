@@ -325,10 +325,27 @@ impl StreamDecoder {
             }
             Event::Error(e) => {
                 self.close(out);
-                out.push(StreamEvent::Error {
-                    kind: e.code.as_ref().cloned().unwrap_or_else(|| "error".into()),
-                    message: e.message,
-                });
+                // Some gateways nest the details: `{"type": "error", "error": {"code", "message"}}`.
+                let nested = e.extra.get("error");
+                let nested_str = |key: &str| {
+                    nested
+                        .and_then(|n| n.get(key))
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                };
+                let kind = e
+                    .code
+                    .as_ref()
+                    .cloned()
+                    .or_else(|| nested_str("code"))
+                    .or_else(|| nested_str("type"))
+                    .unwrap_or_else(|| "error".into());
+                let message = if e.message.is_empty() {
+                    nested_str("message").unwrap_or_default()
+                } else {
+                    e.message
+                };
+                out.push(StreamEvent::Error { kind, message });
                 self.finished = true;
             }
             Event::Other(_) => {}
@@ -1026,6 +1043,10 @@ mod tests {
             (
                 json!({"type": "error", "code": "rate_limit_exceeded", "message": "slow down", "param": null}),
                 ("rate_limit_exceeded", "slow down"),
+            ),
+            (
+                json!({"type": "error", "error": {"type": "overloaded", "message": "busy"}}),
+                ("overloaded", "busy"),
             ),
         ];
         for (event, (kind, message)) in cases {
