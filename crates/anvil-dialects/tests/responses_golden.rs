@@ -413,6 +413,20 @@ fn responses_convert_both_ways() {
     };
     let back = responses::response_from_canonical(&truncated, &mut Vec::new()).to_json();
     assert_eq!(back["status"], "incomplete");
+    assert_eq!(back["id"], "resp_abc");
+
+    // Another vendor's id gets the Responses prefix; item ids follow it.
+    let foreign = canonical::Response {
+        id: "msg_01".into(),
+        content: vec![Part::Text {
+            text: "hi".into(),
+            cache_control: None,
+        }],
+        ..truncated
+    };
+    let back = responses::response_from_canonical(&foreign, &mut Vec::new()).to_json();
+    assert_eq!(back["id"], "resp_msg_01");
+    assert_eq!(back["output"][0]["id"], "msg_msg_01_0");
     assert_eq!(
         back["incomplete_details"],
         json!({"reason": "max_output_tokens"})

@@ -1056,6 +1056,12 @@ pub(crate) fn message_output(id: String, text: &str, status: &str) -> MessageIte
 /// Converts a canonical response into a Responses response object. Item ids are derived from the
 /// response id and the output index; `created_at` is 0 because the canonical response carries no time.
 pub fn response_from_canonical(resp: &c::Response, notes: &mut LossyNotes) -> Response {
+    // Another dialect's id (`msg_…`, `chatcmpl-…`) gets the Responses prefix.
+    let resp_id = if resp.id.starts_with("resp_") {
+        resp.id.clone()
+    } else {
+        format!("resp_{}", resp.id)
+    };
     let mut output: Vec<Item> = Vec::new();
     let mut open_message: Option<usize> = None;
     for (j, part) in resp.content.iter().enumerate() {
@@ -1081,7 +1087,7 @@ pub fn response_from_canonical(resp: &c::Response, notes: &mut LossyNotes) -> Re
                 }
                 open_message = Some(output.len());
                 output.push(Item::Message(message_output(
-                    item_id("msg", &resp.id, output.len()),
+                    item_id("msg", &resp_id, output.len()),
                     text,
                     "completed",
                 )));
@@ -1093,7 +1099,7 @@ pub fn response_from_canonical(resp: &c::Response, notes: &mut LossyNotes) -> Re
                 arguments,
                 ..
             } => output.push(Item::FunctionCall(FunctionCallItem {
-                id: Opt::Some(item_id("fc", &resp.id, output.len())),
+                id: Opt::Some(item_id("fc", &resp_id, output.len())),
                 call_id: id.clone(),
                 name: name.clone(),
                 arguments: arguments.clone(),
@@ -1112,14 +1118,14 @@ pub fn response_from_canonical(resp: &c::Response, notes: &mut LossyNotes) -> Re
                     }
                     None => None,
                 };
-                let id = Opt::Some(item_id("rs", &resp.id, output.len()));
+                let id = Opt::Some(item_id("rs", &resp_id, output.len()));
                 output.push(Item::Reasoning(reasoning_item(id, text, encrypted)));
             }
             Part::RedactedThinking {
                 data,
                 dialect: Dialect::Responses,
             } => {
-                let id = Opt::Some(item_id("rs", &resp.id, output.len()));
+                let id = Opt::Some(item_id("rs", &resp_id, output.len()));
                 output.push(Item::Reasoning(reasoning_item(id, "", Some(data.clone()))));
             }
             Part::RedactedThinking { .. }
@@ -1134,7 +1140,7 @@ pub fn response_from_canonical(resp: &c::Response, notes: &mut LossyNotes) -> Re
     }
     let (status, incomplete_details) = status_for(resp.stop_reason.as_ref());
     Response {
-        id: resp.id.clone(),
+        id: resp_id,
         object: Opt::Some("response".into()),
         created_at: Opt::Some(Number::from(0u64)),
         status: Opt::Some(status.into()),
