@@ -1014,6 +1014,65 @@ mod tests {
     }
 
     #[test]
+    fn raw_reasoning_and_refusals() {
+        let completed = json!({"type": "response.completed", "response": {"id": "resp_1",
+            "status": "completed"}});
+        let out = decode_all(vec![
+            created(),
+            json!({"type": "response.output_item.added", "output_index": 0,
+                "item": {"type": "reasoning", "id": "rs_1", "summary": []}}),
+            json!({"type": "response.content_part.added", "item_id": "rs_1", "output_index": 0,
+                "content_index": 0, "part": {"type": "reasoning_text", "text": ""}}),
+            json!({"type": "response.reasoning_text.delta", "item_id": "rs_1", "output_index": 0,
+                "content_index": 0, "delta": "think"}),
+            json!({"type": "response.content_part.done", "item_id": "rs_1", "output_index": 0,
+                "content_index": 0, "part": {"type": "reasoning_text", "text": "think"}}),
+            json!({"type": "response.output_item.done", "output_index": 0,
+                "item": {"type": "reasoning", "id": "rs_1", "summary": [],
+                    "content": [{"type": "reasoning_text", "text": "think"}]}}),
+            json!({"type": "response.output_item.added", "output_index": 1,
+                "item": {"type": "message", "id": "msg_1", "role": "assistant", "content": []}}),
+            json!({"type": "response.content_part.added", "item_id": "msg_1", "output_index": 1,
+                "content_index": 0, "part": {"type": "refusal", "refusal": ""}}),
+            json!({"type": "response.refusal.delta", "item_id": "msg_1", "output_index": 1,
+                "content_index": 0, "delta": "no"}),
+            json!({"type": "response.refusal.done", "item_id": "msg_1", "output_index": 1,
+                "content_index": 0, "refusal": "no"}),
+            completed,
+        ])
+        .unwrap();
+        assert_eq!(
+            out[1..],
+            [
+                StreamEvent::BlockStart {
+                    index: 0,
+                    block: BlockStart::Thinking
+                },
+                StreamEvent::Delta {
+                    index: 0,
+                    delta: Delta::Thinking("think".into())
+                },
+                StreamEvent::BlockStop { index: 0 },
+                StreamEvent::BlockStart {
+                    index: 1,
+                    block: BlockStart::Text
+                },
+                StreamEvent::Delta {
+                    index: 1,
+                    delta: Delta::Text("no".into())
+                },
+                StreamEvent::BlockStop { index: 1 },
+                StreamEvent::Finish {
+                    stop_reason: Some(StopReason::Refusal),
+                    stop_sequence: None,
+                    usage: None
+                },
+                StreamEvent::End,
+            ]
+        );
+    }
+
+    #[test]
     fn protocol_errors() {
         let cases: Vec<(Vec<Value>, &str)> = vec![
             (vec![], "before response.created"),
