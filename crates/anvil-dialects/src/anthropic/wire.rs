@@ -1,0 +1,890 @@
+//! Typed wire models of Anthropic Messages: requests (`/v1/messages`, `/v1/messages/count_tokens`),
+//! complete responses and stream events.
+//!
+//! Every struct keeps the fields it does not know in `extra`, and every enum tagged by `type` has an
+//! `Unknown` variant holding the raw JSON, so a request decodes and re-encodes to an equal JSON value.
+
+use serde::de::Error as _;
+use serde::ser::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Number, Value};
+
+/// Deserializes a present field as `Some` even when it is `null`, so an explicit `null` survives a
+/// round trip (a missing field stays `None` through `#[serde(default)]`).
+fn keep_null<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+/// Serializes `inner` as a JSON object with `"type": tag` first.
+fn ser_tagged<S: Serializer, T: Serialize>(tag: &str, inner: &T, s: S) -> Result<S::Ok, S::Error> {
+    let value = serde_json::to_value(inner).map_err(S::Error::custom)?;
+    let mut map = Map::new();
+    map.insert("type".to_owned(), Value::String(tag.to_owned()));
+    match value {
+        Value::Object(fields) => {
+            for (k, v) in fields {
+                if k != "type" {
+                    map.insert(k, v);
+                }
+            }
+        }
+        other => return other.serialize(s),
+    }
+    map.serialize(s)
+}
+
+/// Defines an enum tagged by a `type` field whose variants each wrap a struct, plus an `Unknown`
+/// variant for any other `type` (or a value that is not an object), kept verbatim.
+macro_rules! tagged_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            $( $(#[$vmeta:meta])* $variant:ident($ty:ty) = $tag:literal, )*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum $name {
+            $( $(#[$vmeta])* $variant($ty), )*
+            /// A `type` this crate does not know, kept verbatim.
+            Unknown(Value),
+        }
+
+        impl $name {
+            /// The `type` string of this value, if it has one.
+            pub fn type_name(&self) -> Option<&str> {
+                match self {
+                    $( $name::$variant(_) => Some($tag), )*
+                    $name::Unknown(v) => v.get("type").and_then(Value::as_str),
+                }
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                match self {
+                    $( $name::$variant(inner) => ser_tagged($tag, inner, s), )*
+                    $name::Unknown(v) => v.serialize(s),
+                }
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let value = Value::deserialize(d)?;
+                let tag = value.get("type").and_then(Value::as_str).map(str::to_owned);
+                match (tag.as_deref(), value) {
+                    $(
+                        (Some($tag), Value::Object(mut map)) => {
+                            map.remove("type");
+                            serde_json::from_value(Value::Object(map))
+                                .map($name::$variant)
+                                .map_err(|e| D::Error::custom(format!("`{}` {}: {e}", $tag, stringify!($name))))
+                        }
+                    )*
+                    (_, other) => Ok($name::Unknown(other)),
+                }
+            }
+        }
+    };
+}
+
+// ---------------------------------------------------------------------------------------- request
+
+/// A Messages request (`POST /v1/messages`), also used for `POST /v1/messages/count_tokens`, which
+/// has no `max_tokens`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    /// Model name as the client sent it.
+    pub model: String,
+    /// The conversation.
+    pub messages: Vec<Message>,
+    /// Output token limit (absent on count_tokens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u64>,
+    /// Top-level system prompt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<System>,
+    /// Tools offered to the model (`Some(vec![])` keeps an explicit empty list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Vec<Tool>>,
+    /// How the model may use tools.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<ToolChoice>,
+    /// Extended thinking configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thinking: Option<ThinkingConfig>,
+    /// Effort and structured-output settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_config: Option<OutputConfig>,
+    /// Request metadata (`user_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Metadata>,
+    /// Stop sequences.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_sequences: Option<Vec<String>>,
+    /// Sampling temperature, kept as the client wrote the number (`1` stays `1`, not `1.0`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<Number>,
+    /// Nucleus sampling, kept as the client wrote the number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<Number>,
+    /// Top-k sampling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_k: Option<u64>,
+    /// Whether to stream the answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<bool>,
+    /// Server-side context editing (no canonical counterpart), kept verbatim.
+    #[serde(
+        default,
+        deserialize_with = "keep_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub context_management: Option<Value>,
+    /// Fields this crate does not know (`service_tier`, `container`, `mcp_servers` …).
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// The top-level `system` field: a string or a list of blocks (text with `cache_control`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum System {
+    /// `"system": "…"`.
+    Text(String),
+    /// `"system": [{"type":"text", …}, …]`.
+    Blocks(Vec<ContentBlock>),
+}
+
+/// The author of a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The human (and tool results).
+    User,
+    /// The model.
+    Assistant,
+    /// A system turn inside `messages` (Claude Code sends these).
+    System,
+}
+
+/// One turn of the conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    /// Author.
+    pub role: Role,
+    /// Content, as a string or blocks.
+    pub content: Content,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// Message content: a plain string or a list of blocks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Content {
+    /// `"content": "…"`.
+    Text(String),
+    /// `"content": [ … ]`.
+    Blocks(Vec<ContentBlock>),
+}
+
+tagged_enum! {
+    /// A content block, in requests, responses and stream `content_block_start` events.
+    pub enum ContentBlock {
+        /// Text.
+        Text(TextBlock) = "text",
+        /// An image.
+        Image(ImageBlock) = "image",
+        /// A document (PDF, plain text …).
+        Document(DocumentBlock) = "document",
+        /// A tool call by the assistant.
+        ToolUse(ToolUseBlock) = "tool_use",
+        /// A tool result returned by the client.
+        ToolResult(ToolResultBlock) = "tool_result",
+        /// Extended thinking.
+        Thinking(ThinkingBlock) = "thinking",
+        /// Encrypted thinking.
+        RedactedThinking(RedactedThinkingBlock) = "redacted_thinking",
+    }
+}
+
+/// A text block. `citations` (often an explicit `null` in responses) stays in `extra`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TextBlock {
+    /// The text.
+    pub text: String,
+    /// Prompt-caching marker.
+    #[serde(
+        default,
+        deserialize_with = "keep_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub cache_control: Option<Value>,
+    /// Unknown fields (`citations` …).
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// An image block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageBlock {
+    /// Where the bytes are.
+    pub source: Source,
+    /// Prompt-caching marker.
+    #[serde(
+        default,
+        deserialize_with = "keep_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub cache_control: Option<Value>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A document block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DocumentBlock {
+    /// Where the document is.
+    pub source: Source,
+    /// Title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Context about the document (no canonical counterpart).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    /// Prompt-caching marker.
+    #[serde(
+        default,
+        deserialize_with = "keep_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub cache_control: Option<Value>,
+    /// Unknown fields (`citations` …).
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+tagged_enum! {
+    /// The `source` of an image or document block.
+    pub enum Source {
+        /// Inline base64 data.
+        Base64(Base64Source) = "base64",
+        /// A URL.
+        Url(UrlSource) = "url",
+        /// A file uploaded through the Files API.
+        File(FileSource) = "file",
+        /// Inline plain text (documents only).
+        Text(TextSource) = "text",
+    }
+}
+
+/// Inline base64 media.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Base64Source {
+    /// MIME type.
+    pub media_type: String,
+    /// Base64 payload.
+    pub data: String,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// Media at a URL.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UrlSource {
+    /// The URL.
+    pub url: String,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A Files API file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileSource {
+    /// File id.
+    pub file_id: String,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// An inline plain-text document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TextSource {
+    /// MIME type (`text/plain`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    /// The text.
+    pub data: String,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A tool call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolUseBlock {
+    /// Call id (`toolu_…`).
+    pub id: String,
+    /// Tool name.
+    pub name: String,
+    /// The arguments object.
+    pub input: Value,
+    /// Prompt-caching marker.
+    #[serde(
+        default,
+        deserialize_with = "keep_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub cache_control: Option<Value>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A tool result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolResultBlock {
+    /// The call this answers.
+    pub tool_use_id: String,
+    /// The result (absent, a string, or blocks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<ToolResultContent>,
+    /// Whether the tool failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_error: Option<bool>,
+    /// Prompt-caching marker.
+    #[serde(
+        default,
+        deserialize_with = "keep_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub cache_control: Option<Value>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// The content of a tool result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ToolResultContent {
+    /// A string.
+    Text(String),
+    /// Text, image or document blocks.
+    Blocks(Vec<ContentBlock>),
+}
+
+/// A thinking block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThinkingBlock {
+    /// The reasoning text.
+    pub thinking: String,
+    /// The signature Anthropic verifies on a later turn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A redacted thinking block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RedactedThinkingBlock {
+    /// Encrypted data.
+    pub data: String,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A tool definition: a custom tool (no `type`, or `"custom"`) or a server / versioned tool
+/// (`web_search_20250305`, `bash_20250124` …) kept verbatim.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Tool {
+    /// A client-executed tool with an input schema.
+    Custom(Box<CustomTool>),
+    /// A tool with another `type`, kept verbatim.
+    Server(Value),
+}
+
+impl Serialize for Tool {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Tool::Custom(t) => t.serialize(s),
+            Tool::Server(v) => v.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Tool {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(d)?;
+        let custom = match value.get("type") {
+            None => true,
+            Some(t) => t.as_str() == Some("custom"),
+        };
+        if custom && value.get("input_schema").is_some() {
+            serde_json::from_value(value)
+                .map(|t| Tool::Custom(Box::new(t)))
+                .map_err(|e| D::Error::custom(format!("custom tool: {e}")))
+        } else {
+            Ok(Tool::Server(value))
+        }
+    }
+}
+
+/// A custom tool.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomTool {
+    /// `"custom"` when the client wrote it.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Name.
+    pub name: String,
+    /// Description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// JSON schema of the input (kept verbatim, `$schema` included).
+    pub input_schema: Value,
+    /// Strict schema adherence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strict: Option<bool>,
+    /// Prompt-caching marker.
+    #[serde(
+        default,
+        deserialize_with = "keep_null",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub cache_control: Option<Value>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `tool_choice`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolChoice {
+    /// `auto`, `any`, `tool` or `none`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The tool to call (`type: "tool"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// At most one tool call per turn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disable_parallel_tool_use: Option<bool>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `thinking`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThinkingConfig {
+    /// `enabled`, `adaptive` or `disabled`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Token budget (`enabled`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_tokens: Option<u64>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `output_config`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputConfig {
+    /// Effort level (`low`, `medium`, `high`, `max`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effort: Option<String>,
+    /// Structured output format.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<OutputFormat>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `output_config.format`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputFormat {
+    /// `json_schema`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The schema.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<Value>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `metadata`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metadata {
+    /// An end-user id; Claude Code sends a JSON document *as a string*, kept as that string.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+// --------------------------------------------------------------------------------------- response
+
+/// A complete response (`type: "message"`); also the `message` of a stream's `message_start`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Response {
+    /// Message id (`msg_…`).
+    pub id: String,
+    /// `"message"`.
+    #[serde(rename = "type", default = "message_type")]
+    pub kind: String,
+    /// `"assistant"`.
+    #[serde(default = "assistant_role")]
+    pub role: String,
+    /// Model that answered.
+    pub model: String,
+    /// Output blocks.
+    pub content: Vec<ContentBlock>,
+    /// `end_turn`, `max_tokens`, `stop_sequence`, `tool_use`, `pause_turn`, `refusal` … (`null` while
+    /// streaming).
+    #[serde(default)]
+    pub stop_reason: Option<String>,
+    /// The stop sequence that matched.
+    #[serde(default)]
+    pub stop_sequence: Option<String>,
+    /// Token usage.
+    #[serde(default)]
+    pub usage: Usage,
+    /// Unknown fields (`container`, `context_management` …).
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+fn message_type() -> String {
+    "message".to_owned()
+}
+
+fn assistant_role() -> String {
+    "assistant".to_owned()
+}
+
+/// Token usage.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Usage {
+    /// Uncached input tokens.
+    #[serde(default)]
+    pub input_tokens: u64,
+    /// Output tokens.
+    #[serde(default)]
+    pub output_tokens: u64,
+    /// Input tokens written to the cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_creation_input_tokens: Option<u64>,
+    /// Input tokens read from the cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_read_input_tokens: Option<u64>,
+    /// Unknown fields (`cache_creation`, `server_tool_use`, `service_tier` …).
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+// ----------------------------------------------------------------------------------------- stream
+
+tagged_enum! {
+    /// One stream event (the `data` of one SSE event).
+    pub enum StreamEvent {
+        /// The message begins.
+        MessageStart(MessageStart) = "message_start",
+        /// A content block opens.
+        ContentBlockStart(ContentBlockStart) = "content_block_start",
+        /// A piece of the open block.
+        ContentBlockDelta(ContentBlockDelta) = "content_block_delta",
+        /// The block is complete.
+        ContentBlockStop(ContentBlockStop) = "content_block_stop",
+        /// Stop reason and final usage.
+        MessageDelta(MessageDelta) = "message_delta",
+        /// The message is complete.
+        MessageStop(Empty) = "message_stop",
+        /// Keep-alive.
+        Ping(Empty) = "ping",
+        /// An error mid-stream.
+        Error(ErrorEvent) = "error",
+    }
+}
+
+/// An event with no fields of its own.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Empty {
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `message_start`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageStart {
+    /// The message, with empty content.
+    pub message: Response,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `content_block_start`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContentBlockStart {
+    /// Block index.
+    pub index: usize,
+    /// The block, with empty text / input.
+    pub content_block: ContentBlock,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `content_block_delta`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContentBlockDelta {
+    /// Block index.
+    pub index: usize,
+    /// The piece.
+    pub delta: BlockDelta,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+tagged_enum! {
+    /// The `delta` of a `content_block_delta`.
+    pub enum BlockDelta {
+        /// Text.
+        Text(TextDelta) = "text_delta",
+        /// A fragment of a tool call's JSON input.
+        InputJson(InputJsonDelta) = "input_json_delta",
+        /// Thinking text.
+        Thinking(ThinkingDelta) = "thinking_delta",
+        /// The thinking block's signature.
+        Signature(SignatureDelta) = "signature_delta",
+    }
+}
+
+/// `text_delta`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TextDelta {
+    /// Text.
+    pub text: String,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `input_json_delta`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InputJsonDelta {
+    /// JSON text fragment.
+    pub partial_json: String,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `thinking_delta`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThinkingDelta {
+    /// Thinking text.
+    pub thinking: String,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `signature_delta`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignatureDelta {
+    /// Signature.
+    pub signature: String,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `content_block_stop`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContentBlockStop {
+    /// Block index.
+    pub index: usize,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `message_delta`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageDelta {
+    /// Stop reason and sequence.
+    pub delta: MessageDeltaBody,
+    /// Cumulative usage.
+    #[serde(default)]
+    pub usage: DeltaUsage,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `message_delta.delta`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct MessageDeltaBody {
+    /// Why generation stopped.
+    #[serde(default)]
+    pub stop_reason: Option<String>,
+    /// The stop sequence that matched.
+    #[serde(default)]
+    pub stop_sequence: Option<String>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `message_delta.usage`: cumulative counts; fields other than `output_tokens` may be absent.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct DeltaUsage {
+    /// Output tokens so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tokens: Option<u64>,
+    /// Input tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_tokens: Option<u64>,
+    /// Cache writes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_creation_input_tokens: Option<u64>,
+    /// Cache reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_read_input_tokens: Option<u64>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `error` event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorEvent {
+    /// The error.
+    pub error: ErrorBody,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// The body of an error.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// `overloaded_error`, `api_error` …
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Message.
+    #[serde(default)]
+    pub message: String,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// The answer of `POST /v1/messages/count_tokens`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CountTokensResponse {
+    /// Input tokens the request would use.
+    pub input_tokens: u64,
+    /// Unknown fields (`context_management` …).
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+// ------------------------------------------------------------------------------------ entry points
+
+/// Parses a Messages (or count_tokens) request body.
+pub fn parse_request(body: &[u8]) -> Result<Request, serde_json::Error> {
+    serde_json::from_slice(body)
+}
+
+/// Parses a complete Messages response body.
+pub fn parse_response(body: &[u8]) -> Result<Response, serde_json::Error> {
+    serde_json::from_slice(body)
+}
+
+impl Request {
+    /// The request as JSON.
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+impl Response {
+    /// The response as JSON.
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn values_round_trip() {
+        let cases = [
+            json!({"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":5,"temperature":1,"top_p":0.9}),
+            json!({"model":"m","messages":[{"role":"system","content":[{"type":"text","text":"a","cache_control":null}]}],"tools":[]}),
+            json!({"model":"m","messages":[{"role":"assistant","content":[{"type":"server_tool_use","id":"s","name":"web_search","input":{}},{"type":"thinking","thinking":"t","signature":"s"}]}],"context_management":null}),
+            json!({"model":"m","messages":[],"tools":[{"type":"web_search_20250305","name":"web_search","max_uses":5},{"name":"f","input_schema":{"$schema":"x","type":"object"},"cache_control":{"type":"ephemeral"}},{"type":"custom","name":"g","input_schema":{}}],"service_tier":"auto"}),
+            json!({"model":"m","messages":[{"role":"user","content":[{"type":"image","source":{"type":"base64","media_type":"image/png","data":"AA=="}},{"type":"document","source":{"type":"text","media_type":"text/plain","data":"d"},"title":"t"},{"type":"document","source":{"type":"content","content":[]}},{"type":"tool_result","tool_use_id":"x","content":[{"type":"text","text":"r"},{"type":"image","source":{"type":"url","url":"u"}}],"is_error":true}]}]}),
+        ];
+        for case in cases {
+            let req = parse_request(case.to_string().as_bytes()).unwrap();
+            assert_eq!(req.to_json(), case);
+        }
+    }
+
+    #[test]
+    fn response_round_trips_with_nulls() {
+        let v = json!({"id":"msg_1","type":"message","role":"assistant","model":"m","content":[{"type":"text","text":"x","citations":null}],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":1,"output_tokens":2,"cache_creation":{"ephemeral_5m_input_tokens":0},"service_tier":"standard"}});
+        let resp = parse_response(v.to_string().as_bytes()).unwrap();
+        assert_eq!(resp.to_json(), v);
+    }
+
+    #[test]
+    fn count_tokens_response() {
+        let v =
+            json!({"input_tokens": 2095, "context_management": {"original_input_tokens": 2100}});
+        let parsed: CountTokensResponse = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(parsed.input_tokens, 2095);
+        assert_eq!(serde_json::to_value(&parsed).unwrap(), v);
+    }
+
+    #[test]
+    fn unknown_event_and_delta_are_kept() {
+        let cases = [
+            (
+                json!({"type":"content_block_delta","index":0,"delta":{"type":"citations_delta","citation":{}}}),
+                Some("content_block_delta"),
+            ),
+            (json!({"type":"brand_new","x":1}), Some("brand_new")),
+            (json!({"type":"ping"}), Some("ping")),
+        ];
+        for (v, tag) in cases {
+            let ev: StreamEvent = serde_json::from_value(v.clone()).unwrap();
+            assert_eq!(ev.type_name(), tag);
+            assert_eq!(serde_json::to_value(&ev).unwrap(), v);
+        }
+    }
+}

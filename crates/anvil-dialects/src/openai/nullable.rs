@@ -1,0 +1,171 @@
+//! A three-state optional field (absent, explicit `null`, value) and the serde glue for "tagged by
+//! `type`, with a raw fallback" enums.
+
+use serde::de::Error as _;
+use serde::ser::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
+
+/// An optional wire field that remembers whether the key was absent or an explicit `null`, so a
+/// decoded body re-encodes to the same JSON.
+///
+/// Use on struct fields with `#[serde(default, skip_serializing_if = "Nullable::is_absent")]`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Nullable<T> {
+    /// The key was not present.
+    #[default]
+    Absent,
+    /// The key was present with the value `null`.
+    Null,
+    /// The key was present with a value.
+    Value(T),
+}
+
+impl<T> Nullable<T> {
+    /// Whether the key was absent (used by `skip_serializing_if`).
+    pub fn is_absent(&self) -> bool {
+        matches!(self, Nullable::Absent)
+    }
+
+    /// The value, if there is one.
+    pub fn as_option(&self) -> Option<&T> {
+        match self {
+            Nullable::Value(v) => Some(v),
+            Nullable::Absent | Nullable::Null => None,
+        }
+    }
+
+    /// `Value` for `Some`, `Absent` for `None`.
+    pub fn from_option(value: Option<T>) -> Self {
+        match value {
+            Some(v) => Nullable::Value(v),
+            None => Nullable::Absent,
+        }
+    }
+
+    /// `Value` for `Some`, `Null` for `None`.
+    pub fn or_null(value: Option<T>) -> Self {
+        match value {
+            Some(v) => Nullable::Value(v),
+            None => Nullable::Null,
+        }
+    }
+}
+
+impl<T: Serialize> Serialize for Nullable<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Nullable::Value(v) => v.serialize(serializer),
+            Nullable::Absent | Nullable::Null => serializer.serialize_none(),
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Nullable<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Nullable::or_null(Option::<T>::deserialize(deserializer)?))
+    }
+}
+
+/// Splits a JSON object tagged by `type` for the known-variant parsers: returns the tag and the
+/// object without it, or `None` when the value is not an object with a string `type`.
+pub(crate) fn split_tag(value: &Value) -> Option<(&str, Map<String, Value>)> {
+    let object = value.as_object()?;
+    let tag = object.get("type")?.as_str()?;
+    let mut rest = object.clone();
+    rest.shift_remove("type");
+    Some((tag, rest))
+}
+
+/// Deserializes a `type`-tagged value: `parse(tag, rest)` returns `None` for an unknown tag, which
+/// then falls back to `other(raw)`.
+pub(crate) fn deserialize_tagged<'de, D, T>(
+    deserializer: D,
+    parse: impl FnOnce(&str, Value) -> Option<Result<T, serde_json::Error>>,
+    other: impl FnOnce(Value) -> T,
+) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    let raw = Value::deserialize(deserializer)?;
+    let parsed = match split_tag(&raw) {
+        Some((tag, rest)) => parse(tag, Value::Object(rest)),
+        None => None,
+    };
+    match parsed {
+        Some(result) => result.map_err(D::Error::custom),
+        None => Ok(other(raw)),
+    }
+}
+
+/// Serializes a known variant as `{"type": tag, ...fields of inner}`.
+pub(crate) fn serialize_tagged<S: Serializer, T: Serialize>(
+    serializer: S,
+    tag: &str,
+    inner: &T,
+) -> Result<S::Ok, S::Error> {
+    let mut object = Map::new();
+    object.insert("type".to_owned(), Value::String(tag.to_owned()));
+    match serde_json::to_value(inner).map_err(S::Error::custom)? {
+        Value::Object(fields) => object.extend(fields),
+        _ => return Err(S::Error::custom("tagged variant is not an object")),
+    }
+    Value::Object(object).serialize(serializer)
+}
+
+/// Implements `Serialize` / `Deserialize` for an enum whose known variants are newtypes over structs
+/// (without the `type` key) and whose `Other(Value)` variant keeps any unknown `type` verbatim.
+macro_rules! tagged_enum_serde {
+    ($name:ident { $($tag:literal => $variant:ident),* $(,)? }) => {
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                match self {
+                    $($name::$variant(inner) => {
+                        $crate::openai::nullable::serialize_tagged(serializer, $tag, inner)
+                    })*
+                    $name::Other(raw) => raw.serialize(serializer),
+                }
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                $crate::openai::nullable::deserialize_tagged(
+                    deserializer,
+                    |tag, rest| match tag {
+                        $($tag => Some(serde_json::from_value(rest).map($name::$variant)),)*
+                        _ => None,
+                    },
+                    $name::Other,
+                )
+            }
+        }
+    };
+}
+
+pub(crate) use tagged_enum_serde;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Serialize, Deserialize, PartialEq)]
+    struct Holder {
+        #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+        field: Nullable<u64>,
+    }
+
+    #[test]
+    fn nullable_round_trips_three_states() {
+        let cases = [
+            (serde_json::json!({}), Nullable::Absent),
+            (serde_json::json!({"field": null}), Nullable::Null),
+            (serde_json::json!({"field": 3}), Nullable::Value(3)),
+        ];
+        for (json, expected) in cases {
+            let holder: Holder = serde_json::from_value(json.clone()).unwrap();
+            assert_eq!(holder.field, expected, "{json}");
+            assert_eq!(serde_json::to_value(&holder).unwrap(), json);
+        }
+    }
+}
