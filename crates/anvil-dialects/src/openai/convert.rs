@@ -253,6 +253,15 @@ pub fn request_to_canonical(req: &Request, notes: &mut LossyNotes) -> canonical:
         note_extra(&options.extra, "stream_options", notes);
     }
     out.reasoning_effort = req.reasoning_effort.as_option().cloned();
+    // `thinking` is canonical's on/off switch and `reasoning_effort` its level; OpenAI has only the
+    // level, and asking for one means asking a reasoning model to reason.
+    out.thinking = out.reasoning_effort.as_deref().map(|effort| {
+        if effort == "none" {
+            canonical::ThinkingConfig::Disabled
+        } else {
+            canonical::ThinkingConfig::Adaptive
+        }
+    });
     out.response_format = match &req.response_format {
         Nullable::Value(format) => response_format_to_canonical(format, notes),
         Nullable::Absent | Nullable::Null => None,
@@ -690,24 +699,39 @@ pub fn request_from_canonical(req: &canonical::Request, notes: &mut LossyNotes) 
             extra: Extra::new(),
         });
     }
-    out.reasoning_effort = Nullable::from_option(req.reasoning_effort.clone());
-    match &req.thinking {
+    // Thinking is the switch, the effort its level: an effort without thinking (Anthropic's
+    // `output_config.effort` also scales plain answers) would make a reasoning model reason.
+    let effort = match &req.thinking {
         Some(canonical::ThinkingConfig::Enabled { budget_tokens }) => {
+            // OpenAI has no token budget: it becomes (or yields to) an effort level.
             notes.push(Lossy::approximated("thinking"));
-            if out.reasoning_effort.is_absent() {
-                let effort = match budget_tokens {
-                    Some(b) if *b <= 4096 => "low",
-                    Some(b) if *b <= 16384 => "medium",
-                    Some(_) => "high",
-                    None => "medium",
-                };
-                out.reasoning_effort = Nullable::Value(effort.to_owned());
-            }
+            req.reasoning_effort.clone().or_else(|| {
+                Some(
+                    match budget_tokens {
+                        Some(b) if *b <= 4096 => "low",
+                        Some(b) if *b <= 16384 => "medium",
+                        Some(_) => "high",
+                        None => "medium",
+                    }
+                    .to_owned(),
+                )
+            })
         }
-        // The model decides how much to think: OpenAI's default behaviour without an effort.
-        Some(canonical::ThinkingConfig::Adaptive) => notes.push(Lossy::approximated("thinking")),
-        Some(canonical::ThinkingConfig::Disabled) | None => {}
-    }
+        // The model decides how much to think; without a level, ask for OpenAI's default.
+        Some(canonical::ThinkingConfig::Adaptive) => req.reasoning_effort.clone().or_else(|| {
+            notes.push(Lossy::approximated("thinking"));
+            Some("medium".to_owned())
+        }),
+        Some(canonical::ThinkingConfig::Disabled) | None => match req.reasoning_effort.as_deref() {
+            Some("none") => Some("none".to_owned()),
+            Some(_) => {
+                notes.push(Lossy::dropped("reasoning_effort"));
+                None
+            }
+            None => None,
+        },
+    };
+    out.reasoning_effort = Nullable::from_option(effort);
     out.response_format =
         Nullable::from_option(req.response_format.as_ref().map(|format| match format {
             canonical::ResponseFormat::Text => wire::ResponseFormat::Text(Extra::new()),
@@ -1295,9 +1319,16 @@ mod tests {
                 Some("high"),
                 true,
             ),
-            (Some(ThinkingConfig::Adaptive), None, None, true),
+            (Some(ThinkingConfig::Adaptive), None, Some("medium"), true),
+            (
+                Some(ThinkingConfig::Adaptive),
+                Some("high"),
+                Some("high"),
+                false,
+            ),
             (Some(ThinkingConfig::Disabled), None, None, false),
-            (None, Some("minimal"), Some("minimal"), false),
+            (Some(ThinkingConfig::Disabled), Some("high"), None, false),
+            (None, Some("minimal"), None, false),
         ];
         for (thinking, effort, expected, noted) in cases {
             let req = canonical::Request {

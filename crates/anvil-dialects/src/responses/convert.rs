@@ -552,6 +552,12 @@ pub fn request_from_canonical(req: &c::Request, notes: &mut LossyNotes) -> Reque
     if req.thinking == Some(ThinkingConfig::Disabled) && effort.is_none() {
         notes.push(Lossy::approximated("thinking"));
     }
+    // A reasoning effort without thinking (Anthropic's `output_config.effort` also scales plain
+    // answers) would switch reasoning on here: it is dropped, and the model does not reason.
+    if !thinking_on && effort.as_deref().is_some_and(|e| e != "none") {
+        effort = None;
+        notes.push(Lossy::dropped("reasoning_effort"));
+    }
     let reasoning = if thinking_on || effort.is_some() {
         Opt::Some(ReasoningConfig {
             effort: Opt::from_option(effort),
