@@ -9,11 +9,13 @@
 //!   decoders and encoders.
 //! * [`sse`]: a push-based Server-Sent Events decoder and an encoder.
 //! * [`errors`]: each dialect's error envelope with the vendor's type names.
+//! * [`nullable`]: the three-state optional field (absent, `null`, value) the wire models share.
 //! * [`translate`]: any dialect to any other, for requests, responses and streams.
 
 pub mod anthropic;
 pub mod canonical;
 pub mod errors;
+pub mod nullable;
 pub mod openai;
 pub mod responses;
 pub mod sse;

@@ -63,12 +63,12 @@ fn every_captured_request_re_encodes_equal() {
         let req = parse(body);
         assert_eq!(&req.to_json(), body, "{name}");
         // Known shapes are typed, not kept as raw fallbacks.
-        if let Some(wire::Input::Items(items)) = req.input.as_ref() {
+        if let Some(wire::Input::Items(items)) = req.input.as_option() {
             for item in items {
                 assert!(!matches!(item, wire::Item::Other(_)), "{name}: {item:?}");
             }
         }
-        for tool in req.tools.as_ref().map(Vec::as_slice).unwrap_or(&[]) {
+        for tool in req.tools.as_option().map(Vec::as_slice).unwrap_or(&[]) {
             let typed = !matches!(tool, wire::Tool::Other(_));
             assert_eq!(typed, tool.type_name() != Some("web_search"), "{name}");
         }

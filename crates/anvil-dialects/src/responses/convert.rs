@@ -6,7 +6,7 @@ use serde_json::{json, Map, Number, Value};
 use super::wire::{
     ContentPart, FilePart, FunctionCallItem, FunctionCallOutputItem, FunctionOutput, FunctionTool,
     ImagePart, IncompleteDetails, InputTokensDetails, Item, JsonSchemaFormat, MessageContent,
-    MessageItem, Opt, OutputTextPart, OutputTokensDetails, ReasoningConfig, ReasoningItem,
+    MessageItem, Nullable, OutputTextPart, OutputTokensDetails, ReasoningConfig, ReasoningItem,
     ReasoningPart, Request, Response, ResponseUsage, TextConfig, TextFormat, TextPart, Tool,
     ToolChoice, ToolChoiceObject,
 };
@@ -25,16 +25,16 @@ const ENCRYPTED_REASONING: &str = "reasoning.encrypted_content";
 /// Converts a Responses request into the canonical model, noting every field without a canonical slot.
 pub fn request_to_canonical(req: &Request, notes: &mut LossyNotes) -> c::Request {
     let mut out = c::Request {
-        model: req.model.as_ref().cloned().unwrap_or_default(),
+        model: req.model.as_option().cloned().unwrap_or_default(),
         ..c::Request::default()
     };
-    if let Some(instructions) = req.instructions.as_ref() {
+    if let Some(instructions) = req.instructions.as_option() {
         out.system.push(SystemPart {
             text: instructions.clone(),
             cache_control: None,
         });
     }
-    match req.input.as_ref() {
+    match req.input.as_option() {
         Some(super::wire::Input::Text(text)) => out.messages.push(c::Message {
             role: Role::User,
             content: vec![text_part(text.clone())],
@@ -43,7 +43,7 @@ pub fn request_to_canonical(req: &Request, notes: &mut LossyNotes) -> c::Request
         None => {}
     }
 
-    if let Some(tools) = req.tools.as_ref() {
+    if let Some(tools) = req.tools.as_option() {
         for (i, tool) in tools.iter().enumerate() {
             out.tools
                 .push(tool_to_canonical(tool, &format!("tools[{i}]"), notes));
@@ -51,35 +51,35 @@ pub fn request_to_canonical(req: &Request, notes: &mut LossyNotes) -> c::Request
     }
     out.tool_choice = req
         .tool_choice
-        .as_ref()
+        .as_option()
         .and_then(|choice| tool_choice_to_canonical(choice, notes));
-    out.parallel_tool_calls = req.parallel_tool_calls.as_ref().copied();
-    out.max_tokens = req.max_output_tokens.as_ref().copied();
-    out.temperature = req.temperature.as_ref().and_then(Number::as_f64);
-    out.top_p = req.top_p.as_ref().and_then(Number::as_f64);
-    out.stream = req.stream.as_ref().copied().unwrap_or(false);
+    out.parallel_tool_calls = req.parallel_tool_calls.as_option().copied();
+    out.max_tokens = req.max_output_tokens.as_option().copied();
+    out.temperature = req.temperature.as_option().and_then(Number::as_f64);
+    out.top_p = req.top_p.as_option().and_then(Number::as_f64);
+    out.stream = req.stream.as_option().copied().unwrap_or(false);
 
-    if let Some(reasoning) = req.reasoning.as_ref() {
+    if let Some(reasoning) = req.reasoning.as_option() {
         reasoning_to_canonical(reasoning, &mut out, notes);
     }
     let thinking_on = thinking_on(out.thinking.as_ref());
-    if let Some(include) = req.include.as_ref() {
+    if let Some(include) = req.include.as_option() {
         for (i, entry) in include.iter().enumerate() {
             if !(thinking_on && entry == ENCRYPTED_REASONING) {
                 notes.push(Lossy::dropped(format!("include[{i}]")));
             }
         }
     }
-    if let Some(store) = req.store.as_ref() {
+    if let Some(store) = req.store.as_option() {
         // `store: false` is what the way back writes when reasoning is on.
         if *store || !thinking_on {
             notes.push(Lossy::dropped("store"));
         }
     }
-    if let Some(text) = req.text.as_ref() {
+    if let Some(text) = req.text.as_option() {
         text_to_canonical(text, &mut out, notes);
     }
-    out.user = match (req.safety_identifier.as_ref(), req.user.as_ref()) {
+    out.user = match (req.safety_identifier.as_option(), req.user.as_option()) {
         (Some(id), Some(_)) => {
             notes.push(Lossy::dropped("user"));
             Some(id.clone())
@@ -90,11 +90,14 @@ pub fn request_to_canonical(req: &Request, notes: &mut LossyNotes) -> c::Request
     for (key, present) in [
         (
             "previous_response_id",
-            req.previous_response_id.as_ref().is_some(),
+            req.previous_response_id.as_option().is_some(),
         ),
-        ("prompt_cache_key", req.prompt_cache_key.as_ref().is_some()),
-        ("client_metadata", req.client_metadata.as_ref().is_some()),
-        ("metadata", req.metadata.as_ref().is_some()),
+        (
+            "prompt_cache_key",
+            req.prompt_cache_key.as_option().is_some(),
+        ),
+        ("client_metadata", req.client_metadata.as_option().is_some()),
+        ("metadata", req.metadata.as_option().is_some()),
     ] {
         if present {
             notes.push(Lossy::dropped(key));
@@ -133,21 +136,21 @@ fn join_path(prefix: &str, key: &str) -> String {
     }
 }
 
-fn note_present<T>(field: &Opt<T>, path: String, notes: &mut LossyNotes) {
-    if field.as_ref().is_some() {
+fn note_present<T>(field: &Nullable<T>, path: String, notes: &mut LossyNotes) {
+    if field.as_option().is_some() {
         notes.push(Lossy::dropped(path));
     }
 }
 
 fn reasoning_to_canonical(r: &ReasoningConfig, out: &mut c::Request, notes: &mut LossyNotes) {
-    out.reasoning_effort = r.effort.as_ref().cloned();
+    out.reasoning_effort = r.effort.as_option().cloned();
     out.thinking = Some(if out.reasoning_effort.as_deref() == Some("none") {
         ThinkingConfig::Disabled
     } else {
         ThinkingConfig::Adaptive
     });
     // The way back asks for `summary: "auto"` whenever thinking is on.
-    if let Some(summary) = r.summary.as_ref() {
+    if let Some(summary) = r.summary.as_option() {
         if summary != "auto" || !thinking_on(out.thinking.as_ref()) {
             notes.push(Lossy::approximated("reasoning.summary"));
         }
@@ -156,7 +159,7 @@ fn reasoning_to_canonical(r: &ReasoningConfig, out: &mut c::Request, notes: &mut
 }
 
 fn text_to_canonical(text: &TextConfig, out: &mut c::Request, notes: &mut LossyNotes) {
-    out.response_format = match text.format.as_ref() {
+    out.response_format = match text.format.as_option() {
         Some(TextFormat::Text(e)) => {
             note_extra(&e.extra, "text.format", notes);
             Some(c::ResponseFormat::Text)
@@ -168,9 +171,9 @@ fn text_to_canonical(text: &TextConfig, out: &mut c::Request, notes: &mut LossyN
         Some(TextFormat::JsonSchema(f)) => {
             note_extra(&f.extra, "text.format", notes);
             Some(c::ResponseFormat::JsonSchema {
-                name: f.name.as_ref().cloned(),
+                name: f.name.as_option().cloned(),
                 schema: f.schema.clone(),
-                strict: f.strict.as_ref().copied(),
+                strict: f.strict.as_option().copied(),
             })
         }
         Some(TextFormat::Other(_)) => {
@@ -189,9 +192,9 @@ fn tool_to_canonical(tool: &Tool, path: &str, notes: &mut LossyNotes) -> c::Tool
             note_extra(&f.extra, path, notes);
             c::Tool::Function(c::FunctionTool {
                 name: f.name.clone(),
-                description: f.description.as_ref().cloned(),
-                parameters: f.parameters.as_ref().cloned().unwrap_or(Value::Null),
-                strict: f.strict.as_ref().copied(),
+                description: f.description.as_option().cloned(),
+                parameters: f.parameters.as_option().cloned().unwrap_or(Value::Null),
+                strict: f.strict.as_option().copied(),
                 cache_control: None,
             })
         }
@@ -212,7 +215,7 @@ fn tool_choice_to_canonical(choice: &ToolChoice, notes: &mut LossyNotes) -> Opti
         },
         ToolChoice::Object(obj) if obj.kind == "function" && obj.extra.is_empty() => obj
             .name
-            .as_ref()
+            .as_option()
             .map(|name| c::ToolChoice::Tool(name.clone())),
         ToolChoice::Object(_) => None,
     };
@@ -366,7 +369,7 @@ fn parts_to_canonical(parts: &[ContentPart], path: &str, notes: &mut LossyNotes)
                 out.push(text_part(t.text.clone()));
             }
             ContentPart::OutputText(t) => {
-                if t.annotations.as_ref().is_some_and(|a| !a.is_empty()) {
+                if t.annotations.as_option().is_some_and(|a| !a.is_empty()) {
                     notes.push(Lossy::dropped(format!("{path}.annotations")));
                 }
                 note_extra(&t.extra, &path, notes);
@@ -379,7 +382,7 @@ fn parts_to_canonical(parts: &[ContentPart], path: &str, notes: &mut LossyNotes)
             }
             ContentPart::InputImage(img) => {
                 note_extra(&img.extra, &path, notes);
-                let source = match (img.image_url.as_ref(), img.file_id.as_ref()) {
+                let source = match (img.image_url.as_option(), img.file_id.as_option()) {
                     (Some(url), _) => media_from_url(url),
                     (None, Some(id)) => MediaSource::FileId(id.clone()),
                     (None, None) => {
@@ -389,17 +392,17 @@ fn parts_to_canonical(parts: &[ContentPart], path: &str, notes: &mut LossyNotes)
                 };
                 out.push(Part::Image {
                     source,
-                    detail: img.detail.as_ref().cloned(),
+                    detail: img.detail.as_option().cloned(),
                     cache_control: None,
                 });
             }
             ContentPart::InputFile(f) => {
                 note_extra(&f.extra, &path, notes);
-                let source = if let Some(id) = f.file_id.as_ref() {
+                let source = if let Some(id) = f.file_id.as_option() {
                     MediaSource::FileId(id.clone())
-                } else if let Some(data) = f.file_data.as_ref() {
+                } else if let Some(data) = f.file_data.as_option() {
                     media_from_url(data)
-                } else if let Some(url) = f.file_url.as_ref() {
+                } else if let Some(url) = f.file_url.as_option() {
                     MediaSource::Url(url.clone())
                 } else {
                     notes.push(Lossy::dropped(path));
@@ -407,7 +410,7 @@ fn parts_to_canonical(parts: &[ContentPart], path: &str, notes: &mut LossyNotes)
                 };
                 out.push(Part::Document {
                     source,
-                    title: f.filename.as_ref().cloned(),
+                    title: f.filename.as_option().cloned(),
                     cache_control: None,
                 });
             }
@@ -438,10 +441,10 @@ fn reasoning_to_thinking(r: &ReasoningItem, path: &str, notes: &mut LossyNotes) 
     note_present(&r.id, format!("{path}.id"), notes);
     note_present(&r.status, format!("{path}.status"), notes);
     note_extra(&r.extra, path, notes);
-    let texts = |parts: &Opt<Vec<ReasoningPart>>, field: &str, notes: &mut LossyNotes| {
+    let texts = |parts: &Nullable<Vec<ReasoningPart>>, field: &str, notes: &mut LossyNotes| {
         let mut texts = Vec::new();
         for (k, part) in parts
-            .as_ref()
+            .as_option()
             .map(Vec::as_slice)
             .unwrap_or(&[])
             .iter()
@@ -469,7 +472,7 @@ fn reasoning_to_thinking(r: &ReasoningItem, path: &str, notes: &mut LossyNotes) 
     };
     Part::Thinking {
         text,
-        signature: r.encrypted_content.as_ref().map(|value| Signature {
+        signature: r.encrypted_content.as_option().map(|value| Signature {
             dialect: Dialect::Responses,
             value: value.clone(),
         }),
@@ -495,10 +498,10 @@ pub fn request_from_canonical(req: &c::Request, notes: &mut LossyNotes) -> Reque
         }
         items.push(Item::Message(MessageItem {
             kind: Some("message".into()),
-            id: Opt::Absent,
+            id: Nullable::Absent,
             role: "developer".into(),
             content: MessageContent::Parts(parts),
-            status: Opt::Absent,
+            status: Nullable::Absent,
             extra: Map::new(),
         }));
     }
@@ -515,16 +518,16 @@ pub fn request_from_canonical(req: &c::Request, notes: &mut LossyNotes) -> Reque
                 }
                 tools.push(Tool::Function(FunctionTool {
                     name: f.name.clone(),
-                    description: Opt::from_option(f.description.clone()),
+                    description: Nullable::from_option(f.description.clone()),
                     // The API requires a schema; an argument-less function has an empty one.
-                    parameters: Opt::Some(if f.parameters.is_null() {
+                    parameters: Nullable::Value(if f.parameters.is_null() {
                         json!({"type": "object", "properties": {}})
                     } else {
                         f.parameters.clone()
                     }),
                     // Responses makes schemas strict when `strict` is omitted (Chat Completions
                     // and Anthropic do not), which rejects or rewrites ordinary schemas.
-                    strict: Opt::Some(f.strict.unwrap_or(false)),
+                    strict: Nullable::Value(f.strict.unwrap_or(false)),
                     extra: Map::new(),
                 }));
             }
@@ -559,17 +562,17 @@ pub fn request_from_canonical(req: &c::Request, notes: &mut LossyNotes) -> Reque
         notes.push(Lossy::dropped("reasoning_effort"));
     }
     let reasoning = if thinking_on || effort.is_some() {
-        Opt::Some(ReasoningConfig {
-            effort: Opt::from_option(effort),
+        Nullable::Value(ReasoningConfig {
+            effort: Nullable::from_option(effort),
             summary: if thinking_on {
-                Opt::Some("auto".into())
+                Nullable::Value("auto".into())
             } else {
-                Opt::Absent
+                Nullable::Absent
             },
             extra: Map::new(),
         })
     } else {
-        Opt::Absent
+        Nullable::Absent
     };
 
     if req.top_k.is_some() {
@@ -580,49 +583,49 @@ pub fn request_from_canonical(req: &c::Request, notes: &mut LossyNotes) -> Reque
     }
 
     Request {
-        model: Opt::Some(req.model.clone()),
-        input: Opt::Some(super::wire::Input::Items(items)),
+        model: Nullable::Value(req.model.clone()),
+        input: Nullable::Value(super::wire::Input::Items(items)),
         tools: if tools.is_empty() {
-            Opt::Absent
+            Nullable::Absent
         } else {
-            Opt::Some(tools)
+            Nullable::Value(tools)
         },
-        tool_choice: Opt::from_option(req.tool_choice.as_ref().map(|choice| match choice {
+        tool_choice: Nullable::from_option(req.tool_choice.as_ref().map(|choice| match choice {
             c::ToolChoice::Auto => ToolChoice::Mode("auto".into()),
             c::ToolChoice::None => ToolChoice::Mode("none".into()),
             c::ToolChoice::Required => ToolChoice::Mode("required".into()),
             c::ToolChoice::Tool(name) => ToolChoice::Object(ToolChoiceObject {
                 kind: "function".into(),
-                name: Opt::Some(name.clone()),
+                name: Nullable::Value(name.clone()),
                 extra: Map::new(),
             }),
         })),
-        parallel_tool_calls: Opt::from_option(req.parallel_tool_calls),
+        parallel_tool_calls: Nullable::from_option(req.parallel_tool_calls),
         reasoning,
         include: if thinking_on {
-            Opt::Some(vec![ENCRYPTED_REASONING.into()])
+            Nullable::Value(vec![ENCRYPTED_REASONING.into()])
         } else {
-            Opt::Absent
+            Nullable::Absent
         },
         store: if thinking_on {
-            Opt::Some(false)
+            Nullable::Value(false)
         } else {
-            Opt::Absent
+            Nullable::Absent
         },
         stream: if req.stream {
-            Opt::Some(true)
+            Nullable::Value(true)
         } else {
-            Opt::Absent
+            Nullable::Absent
         },
-        text: Opt::from_option(req.response_format.as_ref().map(|format| TextConfig {
-            format: Opt::Some(text_format_from_canonical(format, notes)),
-            verbosity: Opt::Absent,
+        text: Nullable::from_option(req.response_format.as_ref().map(|format| TextConfig {
+            format: Nullable::Value(text_format_from_canonical(format, notes)),
+            verbosity: Nullable::Absent,
             extra: Map::new(),
         })),
-        max_output_tokens: Opt::from_option(req.max_tokens),
-        temperature: Opt::from_option(req.temperature.and_then(Number::from_f64)),
-        top_p: Opt::from_option(req.top_p.and_then(Number::from_f64)),
-        safety_identifier: Opt::from_option(req.user.clone()),
+        max_output_tokens: Nullable::from_option(req.max_tokens),
+        temperature: Nullable::from_option(req.temperature.and_then(Number::from_f64)),
+        top_p: Nullable::from_option(req.top_p.and_then(Number::from_f64)),
+        safety_identifier: Nullable::from_option(req.user.clone()),
         ..Request::default()
     }
 }
@@ -645,12 +648,12 @@ fn text_format_from_canonical(format: &c::ResponseFormat, notes: &mut LossyNotes
             schema,
             strict,
         } => TextFormat::JsonSchema(JsonSchemaFormat {
-            name: Opt::Some(name.clone().unwrap_or_else(|| {
+            name: Nullable::Value(name.clone().unwrap_or_else(|| {
                 notes.push(Lossy::approximated("response_format.name"));
                 "response".into()
             })),
             schema: schema.clone(),
-            strict: Opt::from_option(*strict),
+            strict: Nullable::from_option(*strict),
             extra: Map::new(),
         }),
     }
@@ -678,10 +681,10 @@ fn message_to_items(
         if !pending.is_empty() {
             items.push(Item::Message(MessageItem {
                 kind: Some("message".into()),
-                id: Opt::Absent,
+                id: Nullable::Absent,
                 role: role_str(message.role).into(),
                 content: MessageContent::Parts(std::mem::take(pending)),
-                status: Opt::Absent,
+                status: Nullable::Absent,
                 extra: Map::new(),
             }));
         }
@@ -706,11 +709,11 @@ fn message_to_items(
                     notes.push(Lossy::dropped(format!("{path}.cache_control")));
                 }
                 items.push(Item::FunctionCall(FunctionCallItem {
-                    id: Opt::Absent,
+                    id: Nullable::Absent,
                     call_id: id.clone(),
                     name: name.clone(),
                     arguments: arguments.clone(),
-                    status: Opt::Absent,
+                    status: Nullable::Absent,
                     extra: Map::new(),
                 }));
             }
@@ -745,10 +748,10 @@ fn message_to_items(
                     ),
                 };
                 items.push(Item::FunctionCallOutput(FunctionCallOutputItem {
-                    id: Opt::Absent,
+                    id: Nullable::Absent,
                     call_id: tool_use_id.clone(),
                     output,
-                    status: Opt::Absent,
+                    status: Nullable::Absent,
                     extra: Map::new(),
                 }));
             }
@@ -762,7 +765,7 @@ fn message_to_items(
             } => {
                 flush(&mut pending, items);
                 items.push(Item::Reasoning(reasoning_item(
-                    Opt::Absent,
+                    Nullable::Absent,
                     text,
                     Some(value.clone()),
                 )));
@@ -773,7 +776,7 @@ fn message_to_items(
             } => {
                 flush(&mut pending, items);
                 items.push(Item::Reasoning(reasoning_item(
-                    Opt::Absent,
+                    Nullable::Absent,
                     "",
                     Some(data.clone()),
                 )));
@@ -788,7 +791,7 @@ fn message_to_items(
 }
 
 /// A reasoning item with the text as one summary part (none when empty).
-fn reasoning_item(id: Opt<String>, text: &str, encrypted: Option<String>) -> ReasoningItem {
+fn reasoning_item(id: Nullable<String>, text: &str, encrypted: Option<String>) -> ReasoningItem {
     let summary = if text.is_empty() {
         Vec::new()
     } else {
@@ -799,10 +802,10 @@ fn reasoning_item(id: Opt<String>, text: &str, encrypted: Option<String>) -> Rea
     };
     ReasoningItem {
         id,
-        summary: Opt::Some(summary),
-        content: Opt::Absent,
-        encrypted_content: Opt::from_option(encrypted),
-        status: Opt::Absent,
+        summary: Nullable::Value(summary),
+        content: Nullable::Absent,
+        encrypted_content: Nullable::from_option(encrypted),
+        status: Nullable::Absent,
         extra: Map::new(),
     }
 }
@@ -826,7 +829,7 @@ fn content_part_from_canonical(
     match part {
         Part::Text { text, .. } if assistant => Some(ContentPart::OutputText(OutputTextPart {
             text: text.clone(),
-            annotations: Opt::Some(Vec::new()),
+            annotations: Nullable::Value(Vec::new()),
             extra: Map::new(),
         })),
         Part::Text { text, .. } => Some(ContentPart::InputText(TextPart {
@@ -839,17 +842,17 @@ fn content_part_from_canonical(
         }
         Part::Image { source, detail, .. } => {
             let mut img = ImagePart {
-                image_url: Opt::Absent,
-                file_id: Opt::Absent,
-                detail: Opt::from_option(detail.clone()),
+                image_url: Nullable::Absent,
+                file_id: Nullable::Absent,
+                detail: Nullable::from_option(detail.clone()),
                 extra: Map::new(),
             };
             match source {
                 MediaSource::Base64 { media_type, data } => {
-                    img.image_url = Opt::Some(data_url(media_type, data));
+                    img.image_url = Nullable::Value(data_url(media_type, data));
                 }
-                MediaSource::Url(url) => img.image_url = Opt::Some(url.clone()),
-                MediaSource::FileId(id) => img.file_id = Opt::Some(id.clone()),
+                MediaSource::Url(url) => img.image_url = Nullable::Value(url.clone()),
+                MediaSource::FileId(id) => img.file_id = Nullable::Value(id.clone()),
                 MediaSource::Text(_) => {
                     notes.push(Lossy::dropped(path.to_owned()));
                     return None;
@@ -859,18 +862,18 @@ fn content_part_from_canonical(
         }
         Part::Document { source, title, .. } => {
             let mut file = FilePart {
-                file_id: Opt::Absent,
-                file_data: Opt::Absent,
-                file_url: Opt::Absent,
-                filename: Opt::from_option(title.clone()),
+                file_id: Nullable::Absent,
+                file_data: Nullable::Absent,
+                file_url: Nullable::Absent,
+                filename: Nullable::from_option(title.clone()),
                 extra: Map::new(),
             };
             match source {
                 MediaSource::Base64 { media_type, data } => {
-                    file.file_data = Opt::Some(data_url(media_type, data));
+                    file.file_data = Nullable::Value(data_url(media_type, data));
                 }
-                MediaSource::Url(url) => file.file_url = Opt::Some(url.clone()),
-                MediaSource::FileId(id) => file.file_id = Opt::Some(id.clone()),
+                MediaSource::Url(url) => file.file_url = Nullable::Value(url.clone()),
+                MediaSource::FileId(id) => file.file_id = Nullable::Value(id.clone()),
                 MediaSource::Text(text) => {
                     notes.push(Lossy::approximated(path.to_owned()));
                     return Some(ContentPart::InputText(TextPart {
@@ -895,7 +898,7 @@ pub fn response_to_canonical(resp: &Response, notes: &mut LossyNotes) -> c::Resp
     let mut called = false;
     for (i, item) in resp
         .output
-        .as_ref()
+        .as_option()
         .map(Vec::as_slice)
         .unwrap_or(&[])
         .iter()
@@ -940,13 +943,13 @@ pub fn response_to_canonical(resp: &Response, notes: &mut LossyNotes) -> c::Resp
     let stop_reason = stop_reason_to_canonical(resp, called, refused);
     c::Response {
         id: resp.id.clone(),
-        model: resp.model.as_ref().cloned().unwrap_or_default(),
+        model: resp.model.as_option().cloned().unwrap_or_default(),
         content,
         stop_reason,
         stop_sequence: None,
         usage: resp
             .usage
-            .as_ref()
+            .as_option()
             .map(usage_to_canonical)
             .unwrap_or_default(),
     }
@@ -958,15 +961,15 @@ pub(crate) fn stop_reason_to_canonical(
     called: bool,
     refused: bool,
 ) -> Option<StopReason> {
-    match resp.status.as_ref().map(String::as_str) {
+    match resp.status.as_option().map(String::as_str) {
         Some("completed") if called => Some(StopReason::ToolUse),
         Some("completed") if refused => Some(StopReason::Refusal),
         Some("completed") => Some(StopReason::EndTurn),
         Some("incomplete") => Some(
             match resp
                 .incomplete_details
-                .as_ref()
-                .and_then(|d| d.reason.as_ref())
+                .as_option()
+                .and_then(|d| d.reason.as_option())
                 .map(String::as_str)
             {
                 Some("max_output_tokens") => StopReason::MaxTokens,
@@ -984,8 +987,8 @@ pub(crate) fn stop_reason_to_canonical(
 pub(crate) fn usage_to_canonical(usage: &ResponseUsage) -> c::Usage {
     let cached = usage
         .input_tokens_details
-        .as_ref()
-        .and_then(|d| d.cached_tokens.as_ref().copied());
+        .as_option()
+        .and_then(|d| d.cached_tokens.as_option().copied());
     c::Usage {
         input_tokens: usage.input_tokens.saturating_sub(cached.unwrap_or(0)),
         output_tokens: usage.output_tokens,
@@ -993,8 +996,8 @@ pub(crate) fn usage_to_canonical(usage: &ResponseUsage) -> c::Usage {
         cache_creation_input_tokens: None,
         reasoning_tokens: usage
             .output_tokens_details
-            .as_ref()
-            .and_then(|d| d.reasoning_tokens.as_ref().copied()),
+            .as_option()
+            .and_then(|d| d.reasoning_tokens.as_option().copied()),
     }
 }
 
@@ -1004,16 +1007,16 @@ pub(crate) fn usage_from_canonical(usage: &c::Usage) -> ResponseUsage {
     let input = usage.input_tokens + cached + usage.cache_creation_input_tokens.unwrap_or(0);
     ResponseUsage {
         input_tokens: input,
-        input_tokens_details: Opt::Some(InputTokensDetails {
-            cached_tokens: Opt::Some(cached),
+        input_tokens_details: Nullable::Value(InputTokensDetails {
+            cached_tokens: Nullable::Value(cached),
             extra: Map::new(),
         }),
         output_tokens: usage.output_tokens,
-        output_tokens_details: Opt::Some(OutputTokensDetails {
-            reasoning_tokens: Opt::Some(usage.reasoning_tokens.unwrap_or(0)),
+        output_tokens_details: Nullable::Value(OutputTokensDetails {
+            reasoning_tokens: Nullable::Value(usage.reasoning_tokens.unwrap_or(0)),
             extra: Map::new(),
         }),
-        total_tokens: Opt::Some(input + usage.output_tokens),
+        total_tokens: Nullable::Value(input + usage.output_tokens),
         extra: Map::new(),
     }
 }
@@ -1029,17 +1032,17 @@ pub(crate) fn item_id(prefix: &str, response_id: &str, index: usize) -> String {
 }
 
 /// `status` and `incomplete_details` for a canonical stop reason.
-pub(crate) fn status_for(stop: Option<&StopReason>) -> (&'static str, Opt<IncompleteDetails>) {
+pub(crate) fn status_for(stop: Option<&StopReason>) -> (&'static str, Nullable<IncompleteDetails>) {
     let incomplete = |reason: &str| {
-        Opt::Some(IncompleteDetails {
-            reason: Opt::Some(reason.into()),
+        Nullable::Value(IncompleteDetails {
+            reason: Nullable::Value(reason.into()),
             extra: Map::new(),
         })
     };
     match stop {
         Some(StopReason::MaxTokens) => ("incomplete", incomplete("max_output_tokens")),
         Some(StopReason::ContentFilter) => ("incomplete", incomplete("content_filter")),
-        _ => ("completed", Opt::Null),
+        _ => ("completed", Nullable::Null),
     }
 }
 
@@ -1047,14 +1050,14 @@ pub(crate) fn status_for(stop: Option<&StopReason>) -> (&'static str, Opt<Incomp
 pub(crate) fn message_output(id: String, text: &str, status: &str) -> MessageItem {
     MessageItem {
         kind: Some("message".into()),
-        id: Opt::Some(id),
+        id: Nullable::Value(id),
         role: "assistant".into(),
         content: MessageContent::Parts(vec![ContentPart::OutputText(OutputTextPart {
             text: text.to_owned(),
-            annotations: Opt::Some(Vec::new()),
+            annotations: Nullable::Value(Vec::new()),
             extra: Map::new(),
         })]),
-        status: Opt::Some(status.into()),
+        status: Nullable::Value(status.into()),
         extra: Map::new(),
     }
 }
@@ -1085,7 +1088,7 @@ pub fn response_from_canonical(resp: &c::Response, notes: &mut LossyNotes) -> Re
                     if let MessageContent::Parts(parts) = &mut m.content {
                         parts.push(ContentPart::OutputText(OutputTextPart {
                             text: text.clone(),
-                            annotations: Opt::Some(Vec::new()),
+                            annotations: Nullable::Value(Vec::new()),
                             extra: Map::new(),
                         }));
                     }
@@ -1105,11 +1108,11 @@ pub fn response_from_canonical(resp: &c::Response, notes: &mut LossyNotes) -> Re
                 arguments,
                 ..
             } => output.push(Item::FunctionCall(FunctionCallItem {
-                id: Opt::Some(item_id("fc", &resp_id, output.len())),
+                id: Nullable::Value(item_id("fc", &resp_id, output.len())),
                 call_id: id.clone(),
                 name: name.clone(),
                 arguments: arguments.clone(),
-                status: Opt::Some("completed".into()),
+                status: Nullable::Value("completed".into()),
                 extra: Map::new(),
             })),
             Part::Thinking { text, signature } => {
@@ -1124,14 +1127,14 @@ pub fn response_from_canonical(resp: &c::Response, notes: &mut LossyNotes) -> Re
                     }
                     None => None,
                 };
-                let id = Opt::Some(item_id("rs", &resp_id, output.len()));
+                let id = Nullable::Value(item_id("rs", &resp_id, output.len()));
                 output.push(Item::Reasoning(reasoning_item(id, text, encrypted)));
             }
             Part::RedactedThinking {
                 data,
                 dialect: Dialect::Responses,
             } => {
-                let id = Opt::Some(item_id("rs", &resp_id, output.len()));
+                let id = Nullable::Value(item_id("rs", &resp_id, output.len()));
                 output.push(Item::Reasoning(reasoning_item(id, "", Some(data.clone()))));
             }
             Part::RedactedThinking { .. }
@@ -1147,14 +1150,14 @@ pub fn response_from_canonical(resp: &c::Response, notes: &mut LossyNotes) -> Re
     let (status, incomplete_details) = status_for(resp.stop_reason.as_ref());
     Response {
         id: resp_id,
-        object: Opt::Some("response".into()),
-        created_at: Opt::Some(Number::from(0u64)),
-        status: Opt::Some(status.into()),
-        model: Opt::Some(resp.model.clone()),
-        output: Opt::Some(output),
-        usage: Opt::Some(usage_from_canonical(&resp.usage)),
+        object: Nullable::Value("response".into()),
+        created_at: Nullable::Value(Number::from(0u64)),
+        status: Nullable::Value(status.into()),
+        model: Nullable::Value(resp.model.clone()),
+        output: Nullable::Value(output),
+        usage: Nullable::Value(usage_from_canonical(&resp.usage)),
         incomplete_details,
-        error: Opt::Null,
+        error: Nullable::Null,
         extra: Map::new(),
     }
 }

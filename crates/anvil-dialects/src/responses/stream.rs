@@ -19,8 +19,8 @@ use serde_json::{json, Map, Number, Value};
 use super::convert::{item_id, message_output, status_for, stop_reason_to_canonical};
 use super::convert::{usage_from_canonical, usage_to_canonical};
 use super::wire::{
-    ContentPart, Event, FunctionCallItem, Item, MessageContent, Opt, ReasoningItem, ReasoningPart,
-    Response, ResponseError, TextPart,
+    ContentPart, Event, FunctionCallItem, Item, MessageContent, Nullable, ReasoningItem,
+    ReasoningPart, Response, ResponseError, TextPart,
 };
 use crate::canonical::{BlockStart, Delta, Signature, StopReason, StreamEvent, Usage};
 use crate::{DecodeError, Dialect, EncodeContext, SseEvent, StreamDecode, StreamEncode};
@@ -157,7 +157,7 @@ impl StreamDecoder {
                     self.started = true;
                     out.push(StreamEvent::Start {
                         id: e.response.id.clone(),
-                        model: e.response.model.as_ref().cloned().unwrap_or_default(),
+                        model: e.response.model.as_option().cloned().unwrap_or_default(),
                         usage: None,
                     });
                 }
@@ -202,7 +202,7 @@ impl StreamDecoder {
                 if let Some(text) = text {
                     let source = Source::Text {
                         output_index: e.output_index,
-                        content_index: e.content_index.as_ref().copied().unwrap_or(0),
+                        content_index: e.content_index.as_option().copied().unwrap_or(0),
                     };
                     self.start_block(source, BlockStart::Text, out);
                     if !text.is_empty() {
@@ -213,28 +213,28 @@ impl StreamDecoder {
             Event::OutputTextDelta(e) | Event::RefusalDelta(e) => {
                 let source = Source::Text {
                     output_index: e.output_index,
-                    content_index: e.content_index.as_ref().copied().unwrap_or(0),
+                    content_index: e.content_index.as_option().copied().unwrap_or(0),
                 };
                 self.delta(source, Delta::Text(e.delta), out);
             }
             Event::OutputTextDone(e) => {
                 let source = Source::Text {
                     output_index: e.output_index,
-                    content_index: e.content_index.as_ref().copied().unwrap_or(0),
+                    content_index: e.content_index.as_option().copied().unwrap_or(0),
                 };
                 self.fill(source, e.text, Delta::Text, out);
             }
             Event::RefusalDone(e) => {
                 let source = Source::Text {
                     output_index: e.output_index,
-                    content_index: e.content_index.as_ref().copied().unwrap_or(0),
+                    content_index: e.content_index.as_option().copied().unwrap_or(0),
                 };
                 self.fill(source, e.refusal, Delta::Text, out);
             }
             Event::ContentPartDone(e) => {
                 let source = Source::Text {
                     output_index: e.output_index,
-                    content_index: e.content_index.as_ref().copied().unwrap_or(0),
+                    content_index: e.content_index.as_option().copied().unwrap_or(0),
                 };
                 let text = match e.part {
                     ContentPart::OutputText(t) => t.text,
@@ -297,23 +297,23 @@ impl StreamDecoder {
             Event::Completed(e) | Event::Incomplete(e) => {
                 self.close(out);
                 let called = self.called
-                    || e.response.output.as_ref().is_some_and(|items| {
+                    || e.response.output.as_option().is_some_and(|items| {
                         items.iter().any(|i| matches!(i, Item::FunctionCall(_)))
                     });
                 out.push(StreamEvent::Finish {
                     stop_reason: stop_reason_to_canonical(&e.response, called, self.refused),
                     stop_sequence: None,
-                    usage: e.response.usage.as_ref().map(usage_to_canonical),
+                    usage: e.response.usage.as_option().map(usage_to_canonical),
                 });
                 out.push(StreamEvent::End);
                 self.finished = true;
             }
             Event::Failed(e) => {
                 self.close(out);
-                let (kind, message) = match e.response.error.as_ref() {
+                let (kind, message) = match e.response.error.as_option() {
                     Some(err) => (
                         err.code
-                            .as_ref()
+                            .as_option()
                             .cloned()
                             .unwrap_or_else(|| "server_error".into()),
                         err.message.clone(),
@@ -335,7 +335,7 @@ impl StreamDecoder {
                 };
                 let kind = e
                     .code
-                    .as_ref()
+                    .as_option()
                     .cloned()
                     .or_else(|| nested_str("code"))
                     .or_else(|| nested_str("type"))
@@ -385,7 +385,7 @@ impl StreamDecoder {
             Item::Reasoning(r) => {
                 let source = Source::Thinking { output_index };
                 let text = reasoning_text(&r);
-                let encrypted = r.encrypted_content.as_ref().cloned();
+                let encrypted = r.encrypted_content.as_option().cloned();
                 if self.open_for(source).is_none() {
                     if text.is_empty() && encrypted.is_none() {
                         return;
@@ -446,9 +446,9 @@ impl StreamDecoder {
 
 /// The text a reasoning item carries: summary parts joined by a blank line, else its raw content.
 fn reasoning_text(r: &ReasoningItem) -> String {
-    let join = |parts: &Opt<Vec<ReasoningPart>>| {
+    let join = |parts: &Nullable<Vec<ReasoningPart>>| {
         parts
-            .as_ref()
+            .as_option()
             .map(|ps| {
                 ps.iter()
                     .filter_map(ReasoningPart::text)
@@ -568,14 +568,14 @@ impl StreamEncoder {
     fn response(&self, status: &str) -> Response {
         Response {
             id: self.id.clone(),
-            object: Opt::Some("response".into()),
-            created_at: Opt::Some(Number::from(self.ctx.created)),
-            status: Opt::Some(status.into()),
-            model: Opt::Some(self.model.clone()),
-            output: Opt::Some(self.output.clone()),
-            usage: Opt::Null,
-            incomplete_details: Opt::Null,
-            error: Opt::Null,
+            object: Nullable::Value("response".into()),
+            created_at: Nullable::Value(Number::from(self.ctx.created)),
+            status: Nullable::Value(status.into()),
+            model: Nullable::Value(self.model.clone()),
+            output: Nullable::Value(self.output.clone()),
+            usage: Nullable::Null,
+            incomplete_details: Nullable::Null,
+            error: Nullable::Null,
             extra: Map::new(),
         }
     }
@@ -818,11 +818,11 @@ impl StreamEncoder {
                     Vec::new()
                 };
                 Item::Reasoning(ReasoningItem {
-                    id: Opt::Some(item_id),
-                    summary: Opt::Some(summary),
-                    content: Opt::Absent,
-                    encrypted_content: Opt::from_option(encrypted),
-                    status: Opt::Absent,
+                    id: Nullable::Value(item_id),
+                    summary: Nullable::Value(summary),
+                    content: Nullable::Absent,
+                    encrypted_content: Nullable::from_option(encrypted),
+                    status: Nullable::Absent,
                     extra: Map::new(),
                 })
             }
@@ -840,11 +840,11 @@ impl StreamEncoder {
                     out,
                 );
                 Item::FunctionCall(FunctionCallItem {
-                    id: Opt::Some(item_id),
+                    id: Nullable::Value(item_id),
                     call_id,
                     name,
                     arguments,
-                    status: Opt::Some("completed".into()),
+                    status: Nullable::Value("completed".into()),
                     extra: Map::new(),
                 })
             }
@@ -871,8 +871,8 @@ impl StreamEncoder {
         let mut response = self.response(status);
         response.incomplete_details = incomplete_details;
         response.usage = match usage {
-            Some(usage) => Opt::Some(usage_from_canonical(usage)),
-            None => Opt::Null,
+            Some(usage) => Nullable::Value(usage_from_canonical(usage)),
+            None => Nullable::Null,
         };
         let kind = if status == "incomplete" {
             "response.incomplete"
@@ -910,8 +910,8 @@ impl StreamEncode for StreamEncoder {
                 if self.started {
                     self.close(out);
                     let mut response = self.response("failed");
-                    response.error = Opt::Some(ResponseError {
-                        code: Opt::Some(kind.clone()),
+                    response.error = Nullable::Value(ResponseError {
+                        code: Nullable::Value(kind.clone()),
                         message: message.clone(),
                         extra: Map::new(),
                     });

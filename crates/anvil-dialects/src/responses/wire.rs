@@ -1,65 +1,14 @@
 //! Typed wire model of the Responses API: request, response object, output items and stream events.
 //!
 //! Every struct keeps the fields it does not know in `extra`, every tagged enum has an `Other` variant
-//! holding the raw JSON of an unknown `type`, and optional fields are [`Opt`] so that an explicit `null`
+//! holding the raw JSON of an unknown `type`, and optional fields are [`Nullable`] so that an explicit `null`
 //! re-encodes as `null` and an absent key stays absent.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Number, Value};
 
-/// An optional field that remembers whether it was absent or an explicit `null`.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub enum Opt<T> {
-    /// The key was not there.
-    #[default]
-    Absent,
-    /// The key was there with `null`.
-    Null,
-    /// The key had a value.
-    Some(T),
-}
-
-impl<T> Opt<T> {
-    /// Whether the key was absent (used to skip it when serializing).
-    pub fn is_absent(&self) -> bool {
-        matches!(self, Opt::Absent)
-    }
-
-    /// The value, if there is one.
-    pub fn as_ref(&self) -> Option<&T> {
-        match self {
-            Opt::Some(v) => Some(v),
-            Opt::Absent | Opt::Null => None,
-        }
-    }
-
-    /// `Some` becomes a value, `None` an absent key.
-    pub fn from_option(value: Option<T>) -> Self {
-        match value {
-            Some(v) => Opt::Some(v),
-            None => Opt::Absent,
-        }
-    }
-}
-
-impl<T: Serialize> Serialize for Opt<T> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Opt::Some(v) => v.serialize(s),
-            Opt::Absent | Opt::Null => s.serialize_none(),
-        }
-    }
-}
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Opt<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(match Option::<T>::deserialize(d)? {
-            Some(v) => Opt::Some(v),
-            None => Opt::Null,
-        })
-    }
-}
+pub use crate::nullable::Nullable;
 
 /// Serializes `inner` (a struct) with a leading `"type": tag` key.
 fn serialize_tagged<S: Serializer, T: Serialize>(
@@ -136,65 +85,65 @@ macro_rules! tagged_enum {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Request {
     /// Model name.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub model: Opt<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub model: Nullable<String>,
     /// The conversation: a string or a list of items.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub input: Opt<Input>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub input: Nullable<Input>,
     /// System instructions.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub instructions: Opt<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub instructions: Nullable<String>,
     /// Tools.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub tools: Opt<Vec<Tool>>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub tools: Nullable<Vec<Tool>>,
     /// Tool choice.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub tool_choice: Opt<ToolChoice>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub tool_choice: Nullable<ToolChoice>,
     /// Whether several function calls may be made in one turn.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub parallel_tool_calls: Opt<bool>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub parallel_tool_calls: Nullable<bool>,
     /// Reasoning configuration.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub reasoning: Opt<ReasoningConfig>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub reasoning: Nullable<ReasoningConfig>,
     /// Extra output to include (`reasoning.encrypted_content` …).
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub include: Opt<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub include: Nullable<Vec<String>>,
     /// Whether OpenAI stores the response.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub store: Opt<bool>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub store: Nullable<bool>,
     /// Whether to stream.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub stream: Opt<bool>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub stream: Nullable<bool>,
     /// A stored response this one continues.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub previous_response_id: Opt<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub previous_response_id: Nullable<String>,
     /// Prompt-cache routing key.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub prompt_cache_key: Opt<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub prompt_cache_key: Nullable<String>,
     /// Client metadata (Codex sends turn and session ids here).
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub client_metadata: Opt<Map<String, Value>>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub client_metadata: Nullable<Map<String, Value>>,
     /// Text output configuration (format, verbosity).
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub text: Opt<TextConfig>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub text: Nullable<TextConfig>,
     /// Maximum output tokens.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub max_output_tokens: Opt<u64>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub max_output_tokens: Nullable<u64>,
     /// Sampling temperature, as the number the client wrote.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub temperature: Opt<Number>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub temperature: Nullable<Number>,
     /// Nucleus sampling, as the number the client wrote.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub top_p: Opt<Number>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub top_p: Nullable<Number>,
     /// Key/value metadata.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub metadata: Opt<Map<String, Value>>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub metadata: Nullable<Map<String, Value>>,
     /// Deprecated end-user id.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub user: Opt<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub user: Nullable<String>,
     /// End-user id for abuse detection.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub safety_identifier: Opt<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub safety_identifier: Nullable<String>,
     /// Fields this model does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -277,15 +226,15 @@ pub struct MessageItem {
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
     /// Item id (`msg_…`).
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub id: Opt<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub id: Nullable<String>,
     /// `user`, `assistant`, `system` or `developer`.
     pub role: String,
     /// A string or content parts.
     pub content: MessageContent,
     /// Item status (`completed`, `in_progress`, `incomplete`).
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub status: Opt<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub status: Nullable<String>,
     /// Fields this model does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -333,8 +282,8 @@ pub struct OutputTextPart {
     /// The text.
     pub text: String,
     /// Citations and other annotations, verbatim.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub annotations: Opt<Vec<Value>>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub annotations: Nullable<Vec<Value>>,
     /// Fields this model does not know (`logprobs` …).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -344,14 +293,14 @@ pub struct OutputTextPart {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ImagePart {
     /// A URL or a `data:` URL.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub image_url: Opt<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub image_url: Nullable<String>,
     /// An uploaded file id.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub file_id: Opt<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub file_id: Nullable<String>,
     /// `auto`, `low` or `high`.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub detail: Opt<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub detail: Nullable<String>,
     /// Fields this model does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -361,17 +310,17 @@ pub struct ImagePart {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FilePart {
     /// An uploaded file id.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub file_id: Opt<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub file_id: Nullable<String>,
     /// Inline content as a `data:` URL.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub file_data: Opt<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub file_data: Nullable<String>,
     /// A URL.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub file_url: Opt<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub file_url: Nullable<String>,
     /// File name.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub filename: Opt<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub filename: Nullable<String>,
     /// Fields this model does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -391,8 +340,8 @@ pub struct RefusalPart {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FunctionCallItem {
     /// Item id (`fc_…`).
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub id: Opt<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub id: Nullable<String>,
     /// Call id that the output refers to (`call_…`).
     pub call_id: String,
     /// Function name.
@@ -400,8 +349,8 @@ pub struct FunctionCallItem {
     /// Arguments as JSON text.
     pub arguments: String,
     /// Item status.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub status: Opt<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub status: Nullable<String>,
     /// Fields this model does not know (`namespace` …).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -411,15 +360,15 @@ pub struct FunctionCallItem {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FunctionCallOutputItem {
     /// Item id.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub id: Opt<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub id: Nullable<String>,
     /// The call this answers.
     pub call_id: String,
     /// The output.
     pub output: FunctionOutput,
     /// Item status.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub status: Opt<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub status: Nullable<String>,
     /// Fields this model does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -439,20 +388,20 @@ pub enum FunctionOutput {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReasoningItem {
     /// Item id (`rs_…`).
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub id: Opt<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub id: Nullable<String>,
     /// Reasoning summary parts.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub summary: Opt<Vec<ReasoningPart>>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub summary: Nullable<Vec<ReasoningPart>>,
     /// Raw reasoning text parts (open-weight models).
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub content: Opt<Vec<ReasoningPart>>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub content: Nullable<Vec<ReasoningPart>>,
     /// Encrypted reasoning for stateless multi-turn use.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub encrypted_content: Opt<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub encrypted_content: Nullable<String>,
     /// Item status.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub status: Opt<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub status: Nullable<String>,
     /// Fields this model does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -494,14 +443,14 @@ pub struct FunctionTool {
     /// Name.
     pub name: String,
     /// Description.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub description: Opt<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub description: Nullable<String>,
     /// JSON schema of the arguments.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub parameters: Opt<Value>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub parameters: Nullable<Value>,
     /// Strict mode.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub strict: Opt<bool>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub strict: Nullable<bool>,
     /// Fields this model does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -513,8 +462,8 @@ pub struct NamespaceTool {
     /// Namespace name.
     pub name: String,
     /// Description.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub description: Opt<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub description: Nullable<String>,
     /// The functions.
     pub tools: Vec<Tool>,
     /// Fields this model does not know.
@@ -539,8 +488,8 @@ pub struct ToolChoiceObject {
     #[serde(rename = "type")]
     pub kind: String,
     /// The function name, for `function` and `custom`.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub name: Opt<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub name: Nullable<String>,
     /// Fields this model does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -550,11 +499,11 @@ pub struct ToolChoiceObject {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ReasoningConfig {
     /// `none`, `minimal`, `low`, `medium`, `high`, `xhigh`.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub effort: Opt<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub effort: Nullable<String>,
     /// `auto`, `concise`, `detailed`.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub summary: Opt<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub summary: Nullable<String>,
     /// Fields this model does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -564,11 +513,11 @@ pub struct ReasoningConfig {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct TextConfig {
     /// Output format.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub format: Opt<TextFormat>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub format: Nullable<TextFormat>,
     /// `low`, `medium`, `high`.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub verbosity: Opt<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub verbosity: Nullable<String>,
     /// Fields this model does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -598,13 +547,13 @@ pub struct Empty {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JsonSchemaFormat {
     /// Schema name.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub name: Opt<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub name: Nullable<String>,
     /// The schema.
     pub schema: Value,
     /// Strict mode.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub strict: Opt<bool>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub strict: Nullable<bool>,
     /// Fields this model does not know (`description` …).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -620,29 +569,29 @@ pub struct Response {
     #[serde(default)]
     pub id: String,
     /// `"response"`.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub object: Opt<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub object: Nullable<String>,
     /// Unix seconds.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub created_at: Opt<Number>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub created_at: Nullable<Number>,
     /// `completed`, `incomplete`, `failed`, `in_progress`, `queued`, `cancelled`.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub status: Opt<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub status: Nullable<String>,
     /// Model.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub model: Opt<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub model: Nullable<String>,
     /// Output items.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub output: Opt<Vec<Item>>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub output: Nullable<Vec<Item>>,
     /// Token usage.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub usage: Opt<ResponseUsage>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub usage: Nullable<ResponseUsage>,
     /// Why the response is incomplete.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub incomplete_details: Opt<IncompleteDetails>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub incomplete_details: Nullable<IncompleteDetails>,
     /// The error of a failed response.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub error: Opt<ResponseError>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub error: Nullable<ResponseError>,
     /// Fields this model does not know (echoed request settings …).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -652,8 +601,8 @@ pub struct Response {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IncompleteDetails {
     /// `max_output_tokens`, `content_filter`.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub reason: Opt<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub reason: Nullable<String>,
     /// Fields this model does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -663,8 +612,8 @@ pub struct IncompleteDetails {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResponseError {
     /// Error code (`server_error`, `rate_limit_exceeded` …).
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub code: Opt<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub code: Nullable<String>,
     /// Message.
     #[serde(default)]
     pub message: String,
@@ -680,17 +629,17 @@ pub struct ResponseUsage {
     #[serde(default)]
     pub input_tokens: u64,
     /// Details of the prompt tokens.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub input_tokens_details: Opt<InputTokensDetails>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub input_tokens_details: Nullable<InputTokensDetails>,
     /// Output tokens, reasoning included.
     #[serde(default)]
     pub output_tokens: u64,
     /// Details of the output tokens.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub output_tokens_details: Opt<OutputTokensDetails>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub output_tokens_details: Nullable<OutputTokensDetails>,
     /// Total.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub total_tokens: Opt<u64>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub total_tokens: Nullable<u64>,
     /// Fields this model does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -700,8 +649,8 @@ pub struct ResponseUsage {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct InputTokensDetails {
     /// Prompt tokens read from cache.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub cached_tokens: Opt<u64>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub cached_tokens: Nullable<u64>,
     /// Fields this model does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -711,8 +660,8 @@ pub struct InputTokensDetails {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct OutputTokensDetails {
     /// Reasoning tokens.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub reasoning_tokens: Opt<u64>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub reasoning_tokens: Nullable<u64>,
     /// Fields this model does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -777,8 +726,8 @@ tagged_enum! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResponseEvent {
     /// Position in the stream.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub sequence_number: Opt<u64>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub sequence_number: Nullable<u64>,
     /// The response so far (or final).
     pub response: Response,
     /// Fields this model does not know.
@@ -790,8 +739,8 @@ pub struct ResponseEvent {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ItemEvent {
     /// Position in the stream.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub sequence_number: Opt<u64>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub sequence_number: Nullable<u64>,
     /// Index of the item in `output`.
     #[serde(default)]
     pub output_index: u64,
@@ -806,8 +755,8 @@ pub struct ItemEvent {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PartEvent<P> {
     /// Position in the stream.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub sequence_number: Opt<u64>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub sequence_number: Nullable<u64>,
     /// Item id.
     #[serde(default)]
     pub item_id: String,
@@ -815,11 +764,11 @@ pub struct PartEvent<P> {
     #[serde(default)]
     pub output_index: u64,
     /// Index of the part in the message content.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub content_index: Opt<u64>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub content_index: Nullable<u64>,
     /// Index of the part in the reasoning summary.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub summary_index: Opt<u64>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub summary_index: Nullable<u64>,
     /// The part.
     pub part: P,
     /// Fields this model does not know.
@@ -831,8 +780,8 @@ pub struct PartEvent<P> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeltaEvent {
     /// Position in the stream.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub sequence_number: Opt<u64>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub sequence_number: Nullable<u64>,
     /// Item id.
     #[serde(default)]
     pub item_id: String,
@@ -840,11 +789,11 @@ pub struct DeltaEvent {
     #[serde(default)]
     pub output_index: u64,
     /// Index of the content part.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub content_index: Opt<u64>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub content_index: Nullable<u64>,
     /// Index of the summary part.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub summary_index: Opt<u64>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub summary_index: Nullable<u64>,
     /// The new text.
     pub delta: String,
     /// Fields this model does not know (`logprobs`, `obfuscation` …).
@@ -856,8 +805,8 @@ pub struct DeltaEvent {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TextDoneEvent {
     /// Position in the stream.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub sequence_number: Opt<u64>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub sequence_number: Nullable<u64>,
     /// Item id.
     #[serde(default)]
     pub item_id: String,
@@ -865,11 +814,11 @@ pub struct TextDoneEvent {
     #[serde(default)]
     pub output_index: u64,
     /// Index of the content part.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub content_index: Opt<u64>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub content_index: Nullable<u64>,
     /// Index of the summary part.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub summary_index: Opt<u64>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub summary_index: Nullable<u64>,
     /// The full text.
     pub text: String,
     /// Fields this model does not know.
@@ -881,8 +830,8 @@ pub struct TextDoneEvent {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RefusalDoneEvent {
     /// Position in the stream.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub sequence_number: Opt<u64>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub sequence_number: Nullable<u64>,
     /// Item id.
     #[serde(default)]
     pub item_id: String,
@@ -890,8 +839,8 @@ pub struct RefusalDoneEvent {
     #[serde(default)]
     pub output_index: u64,
     /// Index of the content part.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub content_index: Opt<u64>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub content_index: Nullable<u64>,
     /// The full refusal.
     pub refusal: String,
     /// Fields this model does not know.
@@ -903,8 +852,8 @@ pub struct RefusalDoneEvent {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ArgumentsDoneEvent {
     /// Position in the stream.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub sequence_number: Opt<u64>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub sequence_number: Nullable<u64>,
     /// Item id.
     #[serde(default)]
     pub item_id: String,
@@ -922,17 +871,17 @@ pub struct ArgumentsDoneEvent {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorEvent {
     /// Position in the stream.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub sequence_number: Opt<u64>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub sequence_number: Nullable<u64>,
     /// Error code.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub code: Opt<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub code: Nullable<String>,
     /// Message.
     #[serde(default)]
     pub message: String,
     /// The parameter at fault.
-    #[serde(default, skip_serializing_if = "Opt::is_absent")]
-    pub param: Opt<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub param: Nullable<String>,
     /// Fields this model does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
