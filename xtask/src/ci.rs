@@ -1,4 +1,4 @@
-//! `cargo xtask ci`: format, clippy, tests, cargo-deny, in that order, stopping at the first failure.
+//! `cargo xtask ci`: format, clippy, cargo-deny, tests, in that order, stopping at the first failure.
 
 use std::fmt;
 use std::io::Write;
@@ -112,13 +112,6 @@ pub fn plan(tools: Tools) -> Vec<Planned> {
             "warnings",
         ])),
     ];
-    if tools.nextest {
-        steps.push(Planned::Run(Step::new(&["nextest", "run", "--workspace"])));
-        // nextest does not run doctests.
-        steps.push(Planned::Run(Step::new(&["test", "--workspace", "--doc"])));
-    } else {
-        steps.push(Planned::Run(Step::new(&["test", "--workspace"])));
-    }
     let mut deny = vec!["deny", "check"];
     for lint in DENY_ALLOWED_LINTS {
         deny.extend_from_slice(&["--allow", lint]);
@@ -138,6 +131,14 @@ pub fn plan(tools: Tools) -> Vec<Planned> {
             reason: format!("cargo-deny is not installed; install it with `{DENY_INSTALL}`"),
         },
     });
+    // The tests run last, so the run's closing lines are the test runner's summary.
+    if tools.nextest {
+        // nextest does not run doctests.
+        steps.push(Planned::Run(Step::new(&["test", "--workspace", "--doc"])));
+        steps.push(Planned::Run(Step::new(&["nextest", "run", "--workspace"])));
+    } else {
+        steps.push(Planned::Run(Step::new(&["test", "--workspace"])));
+    }
     steps
 }
 
@@ -263,9 +264,9 @@ mod tests {
                 vec![
                     fmt.into(),
                     clippy.into(),
-                    nextest.into(),
-                    doc.into(),
                     format!("run {deny}"),
+                    doc.into(),
+                    nextest.into(),
                 ],
             ),
             (
@@ -277,8 +278,8 @@ mod tests {
                 vec![
                     fmt.into(),
                     clippy.into(),
-                    test.into(),
                     format!("run {deny}"),
+                    test.into(),
                 ],
             ),
             (
@@ -290,9 +291,9 @@ mod tests {
                 vec![
                     fmt.into(),
                     clippy.into(),
-                    nextest.into(),
-                    doc.into(),
                     format!("skip {deny}"),
+                    doc.into(),
+                    nextest.into(),
                 ],
             ),
             (
@@ -304,9 +305,9 @@ mod tests {
                 vec![
                     fmt.into(),
                     clippy.into(),
-                    nextest.into(),
-                    doc.into(),
                     format!("fail {deny}"),
+                    doc.into(),
+                    nextest.into(),
                 ],
             ),
             (
@@ -318,8 +319,8 @@ mod tests {
                 vec![
                     fmt.into(),
                     clippy.into(),
-                    test.into(),
                     format!("skip {deny}"),
+                    test.into(),
                 ],
             ),
         ];

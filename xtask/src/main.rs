@@ -15,9 +15,9 @@ const USAGE: &str = "\
 usage: cargo xtask <task>
 
 tasks:
-  ci     cargo fmt --check, clippy -D warnings, tests (nextest when installed, plus doctests),
-         cargo deny check licenses bans sources (no advisories: needs network); stops at the
-         first failure
+  ci     cargo fmt --check, clippy -D warnings, cargo deny check licenses bans sources (no
+         advisories: needs network), then the tests (doctests, and nextest when installed);
+         stops at the first failure
   tidy   only the tidy checks (pure crates stay free of tokio/hyper/sqlx, shipped configs pass
          `anvil-router check`, every crate uses the workspace lints, docs/ARCHITECTURE.md names
          only existing paths); they also run as tests
