@@ -1,0 +1,2 @@
+//! Mock upstream (being written).
+fn main() {}
