@@ -398,6 +398,10 @@ enum Pump {
 impl Pump {
     fn push(&mut self, chunk: Bytes) -> Result<Bytes, String> {
         match self {
+            Pump::Pass {
+                dialect: Dialect::Anthropic,
+                framer,
+            } => Ok(crate::sse_frame::with_event_lines(framer.push(chunk))),
             Pump::Pass { framer, .. } => Ok(framer.push(chunk)),
             Pump::Translate(translator) => {
                 let mut out = Vec::new();
@@ -411,6 +415,10 @@ impl Pump {
 
     fn finish(&mut self) -> Result<Bytes, String> {
         match self {
+            Pump::Pass {
+                dialect: Dialect::Anthropic,
+                framer,
+            } => Ok(crate::sse_frame::with_event_lines(framer.finish())),
             Pump::Pass { framer, .. } => Ok(framer.finish()),
             Pump::Translate(translator) => {
                 let mut out = Vec::new();

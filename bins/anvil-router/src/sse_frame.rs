@@ -115,3 +115,76 @@ mod tests {
         assert_eq!(framer.events(), 1);
     }
 }
+
+/// Anthropic clients need an `event:` line on every event (the SDK silently yields nothing without
+/// one). Some Anthropic-compatible servers omit it: add `event: <type>` from the data's `type` to any
+/// event of `chunk` (whole events only) that lacks one. Chunks that already comply are returned as
+/// they are.
+pub fn with_event_lines(chunk: bytes::Bytes) -> bytes::Bytes {
+    let text = match std::str::from_utf8(&chunk) {
+        Ok(text) => text,
+        Err(_) => return chunk,
+    };
+    let events: Vec<&str> = text.split_inclusive("\n\n").collect();
+    let lacks = |event: &str| {
+        !event.trim().is_empty()
+            && !event
+                .lines()
+                .any(|line| line.starts_with("event:") || line.starts_with(':'))
+    };
+    if !events.iter().any(|e| lacks(e)) {
+        return chunk;
+    }
+    let mut out = String::with_capacity(text.len() + 64);
+    for event in events {
+        if lacks(event) {
+            let data: String = event
+                .lines()
+                .filter_map(|line| line.strip_prefix("data:"))
+                .map(|d| d.strip_prefix(' ').unwrap_or(d))
+                .collect::<Vec<_>>()
+                .join("\n");
+            if let Some(kind) = serde_json::from_str::<serde_json::Value>(&data)
+                .ok()
+                .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_owned))
+            {
+                out.push_str("event: ");
+                out.push_str(&kind);
+                out.push('\n');
+            }
+        }
+        out.push_str(event);
+    }
+    bytes::Bytes::from(out)
+}
+
+#[cfg(test)]
+mod event_line_tests {
+    use super::*;
+    use bytes::Bytes;
+
+    #[test]
+    fn adds_missing_event_lines_only() {
+        let cases: [(&str, &str); 3] = [
+            (
+                "event: ping\ndata: {\"type\":\"ping\"}\n\n",
+                "event: ping\ndata: {\"type\":\"ping\"}\n\n",
+            ),
+            (
+                "data: {\"type\":\"message_stop\"}\n\n",
+                "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+            ),
+            (
+                "event: a\ndata: {\"type\":\"a\"}\n\ndata: {\"type\": \"b\"}\n\n",
+                "event: a\ndata: {\"type\":\"a\"}\n\nevent: b\ndata: {\"type\": \"b\"}\n\n",
+            ),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(
+                with_event_lines(Bytes::from(input)),
+                expected.as_bytes(),
+                "{input}"
+            );
+        }
+    }
+}
