@@ -4,9 +4,9 @@ use serde_json::{Map, Number, Value};
 
 use super::wire::{
     Base64Source, Content, ContentBlock, CustomTool, DocumentBlock, FileSource, ImageBlock,
-    Message, Metadata, OutputConfig, OutputFormat, RedactedThinkingBlock, Request, Response, Role,
-    Source, System, TextBlock, TextSource, ThinkingBlock, ThinkingConfig, Tool, ToolChoice,
-    ToolResultBlock, ToolResultContent, ToolUseBlock, UrlSource, Usage,
+    Message, Metadata, Nullable, OutputConfig, OutputFormat, RedactedThinkingBlock, Request,
+    Response, Role, Source, System, TextBlock, TextSource, ThinkingBlock, ThinkingConfig, Tool,
+    ToolChoice, ToolResultBlock, ToolResultContent, ToolUseBlock, UrlSource, Usage,
 };
 use crate::canonical::{self, Lossy, LossyNotes, MediaSource, Part, Signature};
 use crate::Dialect;
@@ -37,16 +37,16 @@ fn cache(value: &Option<Value>) -> Option<Value> {
 pub fn request_to_canonical(req: &Request, notes: &mut LossyNotes) -> canonical::Request {
     let mut out = canonical::Request {
         model: req.model.clone(),
-        max_tokens: req.max_tokens,
-        temperature: req.temperature.as_ref().and_then(Number::as_f64),
-        top_p: req.top_p.as_ref().and_then(Number::as_f64),
-        top_k: req.top_k,
-        stop: req.stop_sequences.clone().unwrap_or_default(),
-        stream: req.stream.unwrap_or(false),
+        max_tokens: req.max_tokens.as_option().copied(),
+        temperature: req.temperature.as_option().and_then(Number::as_f64),
+        top_p: req.top_p.as_option().and_then(Number::as_f64),
+        top_k: req.top_k.as_option().copied(),
+        stop: req.stop_sequences.as_option().cloned().unwrap_or_default(),
+        stream: req.stream.as_option().copied().unwrap_or(false),
         ..canonical::Request::default()
     };
 
-    match &req.system {
+    match req.system.as_option() {
         None => {}
         Some(System::Text(text)) => out.system.push(canonical::SystemPart {
             text: text.clone(),
@@ -87,7 +87,7 @@ pub fn request_to_canonical(req: &Request, notes: &mut LossyNotes) -> canonical:
         out.messages.push(canonical::Message { role, content });
     }
 
-    if let Some(tools) = &req.tools {
+    if let Some(tools) = req.tools.as_option() {
         for (i, tool) in tools.iter().enumerate() {
             match tool {
                 Tool::Custom(t) => {
@@ -109,7 +109,7 @@ pub fn request_to_canonical(req: &Request, notes: &mut LossyNotes) -> canonical:
         }
     }
 
-    if let Some(choice) = &req.tool_choice {
+    if let Some(choice) = req.tool_choice.as_option() {
         note_extra(&choice.extra, "tool_choice", notes);
         out.tool_choice = match choice.kind.as_str() {
             "auto" => Some(canonical::ToolChoice::Auto),
@@ -130,7 +130,7 @@ pub fn request_to_canonical(req: &Request, notes: &mut LossyNotes) -> canonical:
         out.parallel_tool_calls = choice.disable_parallel_tool_use.map(|d| !d);
     }
 
-    if let Some(thinking) = &req.thinking {
+    if let Some(thinking) = req.thinking.as_option() {
         note_extra(&thinking.extra, "thinking", notes);
         out.thinking = match thinking.kind.as_str() {
             "enabled" => Some(canonical::ThinkingConfig::Enabled {
@@ -145,7 +145,7 @@ pub fn request_to_canonical(req: &Request, notes: &mut LossyNotes) -> canonical:
         };
     }
 
-    if let Some(config) = &req.output_config {
+    if let Some(config) = req.output_config.as_option() {
         note_extra(&config.extra, "output_config", notes);
         out.reasoning_effort = config.effort.clone();
         if let Some(format) = &config.format {
@@ -163,12 +163,12 @@ pub fn request_to_canonical(req: &Request, notes: &mut LossyNotes) -> canonical:
         }
     }
 
-    if let Some(metadata) = &req.metadata {
+    if let Some(metadata) = req.metadata.as_option() {
         note_extra(&metadata.extra, "metadata", notes);
         out.user = metadata.user_id.clone();
     }
 
-    if req.context_management.is_some() {
+    if !req.context_management.is_absent() {
         notes.push(Lossy::dropped("context_management"));
     }
     note_extra(&req.extra, "", notes);
@@ -469,22 +469,22 @@ pub fn request_from_canonical(req: &canonical::Request, notes: &mut LossyNotes) 
     Request {
         model: req.model.clone(),
         messages,
-        max_tokens: req.max_tokens,
-        system,
-        tools: (!tools.is_empty()).then_some(tools),
-        tool_choice,
-        thinking,
-        output_config,
-        metadata: req.user.as_ref().map(|u| Metadata {
+        max_tokens: Nullable::from_option(req.max_tokens),
+        system: Nullable::from_option(system),
+        tools: Nullable::from_option((!tools.is_empty()).then_some(tools)),
+        tool_choice: Nullable::from_option(tool_choice),
+        thinking: Nullable::from_option(thinking),
+        output_config: Nullable::from_option(output_config),
+        metadata: Nullable::from_option(req.user.as_ref().map(|u| Metadata {
             user_id: Some(u.clone()),
             extra: Map::new(),
-        }),
-        stop_sequences: (!req.stop.is_empty()).then(|| req.stop.clone()),
-        temperature: req.temperature.and_then(Number::from_f64),
-        top_p: req.top_p.and_then(Number::from_f64),
-        top_k: req.top_k,
-        stream: req.stream.then_some(true),
-        context_management: None,
+        })),
+        stop_sequences: Nullable::from_option((!req.stop.is_empty()).then(|| req.stop.clone())),
+        temperature: Nullable::from_option(req.temperature.and_then(Number::from_f64)),
+        top_p: Nullable::from_option(req.top_p.and_then(Number::from_f64)),
+        top_k: Nullable::from_option(req.top_k),
+        stream: Nullable::from_option(req.stream.then_some(true)),
+        context_management: Nullable::Absent,
         extra: Map::new(),
     }
 }
@@ -720,8 +720,11 @@ pub fn response_to_canonical(resp: &Response, notes: &mut LossyNotes) -> canonic
         id: resp.id.clone(),
         model: resp.model.clone(),
         content: blocks_to_parts(&resp.content, "content", notes),
-        stop_reason: resp.stop_reason.as_deref().map(stop_reason_to_canonical),
-        stop_sequence: resp.stop_sequence.clone(),
+        stop_reason: resp
+            .stop_reason
+            .as_option()
+            .map(|r| stop_reason_to_canonical(r)),
+        stop_sequence: resp.stop_sequence.as_option().cloned(),
         usage: usage_to_canonical(&resp.usage),
     }
 }
@@ -740,8 +743,8 @@ pub fn response_from_canonical(resp: &canonical::Response, notes: &mut LossyNote
         role: "assistant".to_owned(),
         model: resp.model.clone(),
         content: parts_to_blocks(&resp.content, "content", false, notes),
-        stop_reason: resp.stop_reason.as_ref().map(stop_reason_from_canonical),
-        stop_sequence: resp.stop_sequence.clone(),
+        stop_reason: Nullable::or_null(resp.stop_reason.as_ref().map(stop_reason_from_canonical)),
+        stop_sequence: Nullable::or_null(resp.stop_sequence.clone()),
         usage: usage_from_canonical(&resp.usage),
         extra: Map::new(),
     }

@@ -217,8 +217,12 @@ impl StreamDecode for StreamDecoder {
                 self.notes.dropped_extra("", &d.extra);
                 self.notes.dropped_extra("", &d.delta.extra);
                 self.notes.dropped_extra("usage", &d.usage.extra);
-                self.stop_reason = d.delta.stop_reason.as_deref().map(stop_reason_to_canonical);
-                self.stop_sequence = d.delta.stop_sequence;
+                self.stop_reason = d
+                    .delta
+                    .stop_reason
+                    .as_option()
+                    .map(|r| stop_reason_to_canonical(r));
+                self.stop_sequence = d.delta.stop_sequence.as_option().cloned();
                 let mut usage = self.start_usage.unwrap_or_default();
                 let u = &d.usage;
                 if let Some(n) = u.output_tokens {

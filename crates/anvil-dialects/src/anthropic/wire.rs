@@ -9,6 +9,8 @@ use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Number, Value};
 
+pub use crate::nullable::Nullable;
+
 /// Deserializes a present field as `Some` even when it is `null`, so an explicit `null` survives a
 /// round trip (a missing field stays `None` through `#[serde(default)]`).
 fn keep_null<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
@@ -92,7 +94,7 @@ macro_rules! tagged_enum {
 // ---------------------------------------------------------------------------------------- request
 
 /// A Messages request (`POST /v1/messages`), also used for `POST /v1/messages/count_tokens`, which
-/// has no `max_tokens`.
+/// has no `max_tokens`. Optional fields are [`Nullable`], so an explicit `null` re-encodes as `null`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Request {
     /// Model name as the client sent it.
@@ -100,48 +102,44 @@ pub struct Request {
     /// The conversation.
     pub messages: Vec<Message>,
     /// Output token limit (absent on count_tokens).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub max_tokens: Nullable<u64>,
     /// Top-level system prompt.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub system: Option<System>,
-    /// Tools offered to the model (`Some(vec![])` keeps an explicit empty list).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tools: Option<Vec<Tool>>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub system: Nullable<System>,
+    /// Tools offered to the model (an explicit empty list stays one).
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub tools: Nullable<Vec<Tool>>,
     /// How the model may use tools.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tool_choice: Option<ToolChoice>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub tool_choice: Nullable<ToolChoice>,
     /// Extended thinking configuration.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub thinking: Option<ThinkingConfig>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub thinking: Nullable<ThinkingConfig>,
     /// Effort and structured-output settings.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output_config: Option<OutputConfig>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub output_config: Nullable<OutputConfig>,
     /// Request metadata (`user_id`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<Metadata>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub metadata: Nullable<Metadata>,
     /// Stop sequences.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stop_sequences: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub stop_sequences: Nullable<Vec<String>>,
     /// Sampling temperature, kept as the client wrote the number (`1` stays `1`, not `1.0`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub temperature: Option<Number>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub temperature: Nullable<Number>,
     /// Nucleus sampling, kept as the client wrote the number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub top_p: Option<Number>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub top_p: Nullable<Number>,
     /// Top-k sampling.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub top_k: Option<u64>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub top_k: Nullable<u64>,
     /// Whether to stream the answer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stream: Option<bool>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub stream: Nullable<bool>,
     /// Server-side context editing (no canonical counterpart), kept verbatim.
-    #[serde(
-        default,
-        deserialize_with = "keep_null",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub context_management: Option<Value>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub context_management: Nullable<Value>,
     /// Fields this crate does not know (`service_tier`, `container`, `mcp_servers` …).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -557,11 +555,11 @@ pub struct Response {
     pub content: Vec<ContentBlock>,
     /// `end_turn`, `max_tokens`, `stop_sequence`, `tool_use`, `pause_turn`, `refusal` … (`null` while
     /// streaming).
-    #[serde(default)]
-    pub stop_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub stop_reason: Nullable<String>,
     /// The stop sequence that matched.
-    #[serde(default)]
-    pub stop_sequence: Option<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub stop_sequence: Nullable<String>,
     /// Token usage.
     #[serde(default)]
     pub usage: Usage,
@@ -745,11 +743,11 @@ pub struct MessageDelta {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct MessageDeltaBody {
     /// Why generation stopped.
-    #[serde(default)]
-    pub stop_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub stop_reason: Nullable<String>,
     /// The stop sequence that matched.
-    #[serde(default)]
-    pub stop_sequence: Option<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub stop_sequence: Nullable<String>,
     /// Unknown fields.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -869,6 +867,17 @@ mod tests {
         let parsed: CountTokensResponse = serde_json::from_value(v.clone()).unwrap();
         assert_eq!(parsed.input_tokens, 2095);
         assert_eq!(serde_json::to_value(&parsed).unwrap(), v);
+    }
+
+    #[test]
+    fn message_delta_keeps_absent_and_null_apart() {
+        for v in [
+            json!({"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":1}}),
+            json!({"type":"message_delta","delta":{"stop_reason":null,"stop_sequence":null},"usage":{}}),
+        ] {
+            let ev: StreamEvent = serde_json::from_value(v.clone()).unwrap();
+            assert_eq!(serde_json::to_value(&ev).unwrap(), v);
+        }
     }
 
     #[test]
