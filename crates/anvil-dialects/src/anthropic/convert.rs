@@ -95,9 +95,9 @@ pub fn request_to_canonical(req: &Request, notes: &mut LossyNotes) -> canonical:
                     out.tools
                         .push(canonical::Tool::Function(canonical::FunctionTool {
                             name: t.name.clone(),
-                            description: t.description.clone(),
+                            description: t.description.as_option().cloned(),
                             parameters: t.input_schema.clone(),
-                            strict: t.strict,
+                            strict: t.strict.as_option().copied(),
                             cache_control: cache(&t.cache_control),
                         }));
                 }
@@ -115,7 +115,7 @@ pub fn request_to_canonical(req: &Request, notes: &mut LossyNotes) -> canonical:
             "auto" => Some(canonical::ToolChoice::Auto),
             "any" => Some(canonical::ToolChoice::Required),
             "none" => Some(canonical::ToolChoice::None),
-            "tool" => match &choice.name {
+            "tool" => match choice.name.as_option() {
                 Some(name) => Some(canonical::ToolChoice::Tool(name.clone())),
                 None => {
                     notes.push(Lossy::dropped("tool_choice"));
@@ -127,14 +127,14 @@ pub fn request_to_canonical(req: &Request, notes: &mut LossyNotes) -> canonical:
                 None
             }
         };
-        out.parallel_tool_calls = choice.disable_parallel_tool_use.map(|d| !d);
+        out.parallel_tool_calls = choice.disable_parallel_tool_use.as_option().map(|d| !d);
     }
 
     if let Some(thinking) = req.thinking.as_option() {
         note_extra(&thinking.extra, "thinking", notes);
         out.thinking = match thinking.kind.as_str() {
             "enabled" => Some(canonical::ThinkingConfig::Enabled {
-                budget_tokens: thinking.budget_tokens,
+                budget_tokens: thinking.budget_tokens.as_option().copied(),
             }),
             "adaptive" => Some(canonical::ThinkingConfig::Adaptive),
             "disabled" => Some(canonical::ThinkingConfig::Disabled),
@@ -147,10 +147,10 @@ pub fn request_to_canonical(req: &Request, notes: &mut LossyNotes) -> canonical:
 
     if let Some(config) = req.output_config.as_option() {
         note_extra(&config.extra, "output_config", notes);
-        out.reasoning_effort = config.effort.clone();
-        if let Some(format) = &config.format {
+        out.reasoning_effort = config.effort.as_option().cloned();
+        if let Some(format) = config.format.as_option() {
             note_extra(&format.extra, "output_config.format", notes);
-            match (format.kind.as_str(), &format.schema) {
+            match (format.kind.as_str(), format.schema.as_option()) {
                 ("json_schema", Some(schema)) => {
                     out.response_format = Some(canonical::ResponseFormat::JsonSchema {
                         name: None,
@@ -165,7 +165,7 @@ pub fn request_to_canonical(req: &Request, notes: &mut LossyNotes) -> canonical:
 
     if let Some(metadata) = req.metadata.as_option() {
         note_extra(&metadata.extra, "metadata", notes);
-        out.user = metadata.user_id.clone();
+        out.user = metadata.user_id.as_option().cloned();
     }
 
     if !req.context_management.is_absent() {
@@ -241,7 +241,7 @@ fn block_to_part(block: &ContentBlock, path: &str, notes: &mut LossyNotes) -> Op
         }
         ContentBlock::Document(b) => {
             note_extra(&b.extra, path, notes);
-            if b.context.is_some() {
+            if b.context.as_option().is_some() {
                 notes.push(Lossy::dropped(join(path, "context")));
             }
             let source = match source_to_canonical(&b.source, path, notes) {
@@ -253,7 +253,7 @@ fn block_to_part(block: &ContentBlock, path: &str, notes: &mut LossyNotes) -> Op
             };
             Some(Part::Document {
                 source,
-                title: b.title.clone(),
+                title: b.title.as_option().cloned(),
                 cache_control: cache(&b.cache_control),
             })
         }
@@ -268,7 +268,7 @@ fn block_to_part(block: &ContentBlock, path: &str, notes: &mut LossyNotes) -> Op
         }
         ContentBlock::ToolResult(b) => {
             note_extra(&b.extra, path, notes);
-            let content = match &b.content {
+            let content = match b.content.as_option() {
                 None => canonical::ToolResultContent::Parts(Vec::new()),
                 Some(ToolResultContent::Text(s)) => canonical::ToolResultContent::Text(s.clone()),
                 Some(ToolResultContent::Blocks(blocks)) => canonical::ToolResultContent::Parts(
@@ -278,7 +278,7 @@ fn block_to_part(block: &ContentBlock, path: &str, notes: &mut LossyNotes) -> Op
             Some(Part::ToolResult {
                 tool_use_id: b.tool_use_id.clone(),
                 content,
-                is_error: b.is_error.unwrap_or(false),
+                is_error: b.is_error.as_option().copied().unwrap_or(false),
                 cache_control: cache(&b.cache_control),
             })
         }
@@ -288,7 +288,7 @@ fn block_to_part(block: &ContentBlock, path: &str, notes: &mut LossyNotes) -> Op
                 text: b.thinking.clone(),
                 signature: b
                     .signature
-                    .as_ref()
+                    .as_option()
                     .filter(|s| !s.is_empty())
                     .map(|s| Signature {
                         dialect: Dialect::Anthropic,
@@ -363,11 +363,11 @@ pub fn request_from_canonical(req: &canonical::Request, notes: &mut LossyNotes) 
     for (i, tool) in req.tools.iter().enumerate() {
         match tool {
             canonical::Tool::Function(f) => tools.push(Tool::Custom(Box::new(CustomTool {
-                kind: None,
+                kind: Nullable::Absent,
                 name: f.name.clone(),
-                description: f.description.clone(),
+                description: Nullable::from_option(f.description.clone()),
                 input_schema: f.parameters.clone(),
-                strict: f.strict,
+                strict: Nullable::from_option(f.strict),
                 cache_control: f.cache_control.clone(),
                 extra: Map::new(),
             }))),
@@ -395,9 +395,13 @@ pub fn request_from_canonical(req: &canonical::Request, notes: &mut LossyNotes) 
             };
             Some(ToolChoice {
                 kind: kind.to_owned(),
-                name,
+                name: Nullable::from_option(name),
                 // `none` does not take the flag.
-                disable_parallel_tool_use: if kind == "none" { None } else { disable },
+                disable_parallel_tool_use: Nullable::from_option(if kind == "none" {
+                    None
+                } else {
+                    disable
+                }),
                 extra: Map::new(),
             })
         }
@@ -438,7 +442,7 @@ pub fn request_from_canonical(req: &canonical::Request, notes: &mut LossyNotes) 
             notes.push(Lossy::approximated("response_format"));
             Some(OutputFormat {
                 kind: "json_schema".to_owned(),
-                schema: Some(serde_json::json!({"type": "object"})),
+                schema: Nullable::Value(serde_json::json!({"type": "object"})),
                 extra: Map::new(),
             })
         }
@@ -455,14 +459,14 @@ pub fn request_from_canonical(req: &canonical::Request, notes: &mut LossyNotes) 
             }
             Some(OutputFormat {
                 kind: "json_schema".to_owned(),
-                schema: Some(schema.clone()),
+                schema: Nullable::Value(schema.clone()),
                 extra: Map::new(),
             })
         }
     };
     let output_config = (effort.is_some() || format.is_some()).then(|| OutputConfig {
-        effort,
-        format,
+        effort: Nullable::from_option(effort),
+        format: Nullable::from_option(format),
         extra: Map::new(),
     });
 
@@ -476,7 +480,7 @@ pub fn request_from_canonical(req: &canonical::Request, notes: &mut LossyNotes) 
         thinking: Nullable::from_option(thinking),
         output_config: Nullable::from_option(output_config),
         metadata: Nullable::from_option(req.user.as_ref().map(|u| Metadata {
-            user_id: Some(u.clone()),
+            user_id: Nullable::Value(u.clone()),
             extra: Map::new(),
         })),
         stop_sequences: Nullable::from_option((!req.stop.is_empty()).then(|| req.stop.clone())),
@@ -492,7 +496,7 @@ pub fn request_from_canonical(req: &canonical::Request, notes: &mut LossyNotes) 
 fn thinking_config(kind: &str, budget_tokens: Option<u64>) -> ThinkingConfig {
     ThinkingConfig {
         kind: kind.to_owned(),
-        budget_tokens,
+        budget_tokens: Nullable::from_option(budget_tokens),
         extra: Map::new(),
     }
 }
@@ -514,7 +518,7 @@ fn source_from_canonical(source: &MediaSource, image: bool) -> Option<Source> {
         }),
         MediaSource::Text(_) if image => return None,
         MediaSource::Text(data) => Source::Text(TextSource {
-            media_type: Some("text/plain".to_owned()),
+            media_type: Nullable::Value("text/plain".to_owned()),
             data: data.clone(),
             extra: Map::new(),
         }),
@@ -566,8 +570,8 @@ fn parts_to_blocks(
             } => match source_from_canonical(source, false) {
                 Some(source) => blocks.push(ContentBlock::Document(DocumentBlock {
                     source,
-                    title: title.clone(),
-                    context: None,
+                    title: Nullable::from_option(title.clone()),
+                    context: Nullable::Absent,
                     cache_control: cache_control.clone(),
                     extra: Map::new(),
                 })),
@@ -615,8 +619,8 @@ fn parts_to_blocks(
                 };
                 blocks.push(ContentBlock::ToolResult(ToolResultBlock {
                     tool_use_id: tool_use_id.clone(),
-                    content,
-                    is_error: is_error.then_some(true),
+                    content: Nullable::from_option(content),
+                    is_error: Nullable::from_option(is_error.then_some(true)),
                     cache_control: cache_control.clone(),
                     extra: Map::new(),
                 }));
@@ -656,7 +660,7 @@ fn parts_to_blocks(
 fn thinking_block(text: &str, signature: String) -> ContentBlock {
     ContentBlock::Thinking(ThinkingBlock {
         thinking: text.to_owned(),
-        signature: Some(signature),
+        signature: Nullable::Value(signature),
         extra: Map::new(),
     })
 }
@@ -695,8 +699,8 @@ pub(crate) fn usage_to_canonical(usage: &Usage) -> canonical::Usage {
     canonical::Usage {
         input_tokens: usage.input_tokens,
         output_tokens: usage.output_tokens,
-        cache_read_input_tokens: usage.cache_read_input_tokens,
-        cache_creation_input_tokens: usage.cache_creation_input_tokens,
+        cache_read_input_tokens: usage.cache_read_input_tokens.as_option().copied(),
+        cache_creation_input_tokens: usage.cache_creation_input_tokens.as_option().copied(),
         reasoning_tokens: None,
     }
 }
@@ -706,8 +710,8 @@ pub(crate) fn usage_from_canonical(usage: &canonical::Usage) -> Usage {
     Usage {
         input_tokens: usage.input_tokens,
         output_tokens: usage.output_tokens,
-        cache_creation_input_tokens: usage.cache_creation_input_tokens,
-        cache_read_input_tokens: usage.cache_read_input_tokens,
+        cache_creation_input_tokens: Nullable::from_option(usage.cache_creation_input_tokens),
+        cache_read_input_tokens: Nullable::from_option(usage.cache_read_input_tokens),
         extra: Map::new(),
     }
 }

@@ -225,17 +225,17 @@ impl StreamDecode for StreamDecoder {
                 self.stop_sequence = d.delta.stop_sequence.as_option().cloned();
                 let mut usage = self.start_usage.unwrap_or_default();
                 let u = &d.usage;
-                if let Some(n) = u.output_tokens {
-                    usage.output_tokens = n;
+                if let Some(n) = u.output_tokens.as_option() {
+                    usage.output_tokens = *n;
                 }
-                if let Some(n) = u.input_tokens {
-                    usage.input_tokens = n;
+                if let Some(n) = u.input_tokens.as_option() {
+                    usage.input_tokens = *n;
                 }
-                if u.cache_creation_input_tokens.is_some() {
-                    usage.cache_creation_input_tokens = u.cache_creation_input_tokens;
+                if let Some(n) = u.cache_creation_input_tokens.as_option() {
+                    usage.cache_creation_input_tokens = Some(*n);
                 }
-                if u.cache_read_input_tokens.is_some() {
-                    usage.cache_read_input_tokens = u.cache_read_input_tokens;
+                if let Some(n) = u.cache_read_input_tokens.as_option() {
+                    usage.cache_read_input_tokens = Some(*n);
                 }
                 self.final_usage = Some(usage);
             }

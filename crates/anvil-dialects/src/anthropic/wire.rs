@@ -2,7 +2,9 @@
 //! complete responses and stream events.
 //!
 //! Every struct keeps the fields it does not know in `extra`, and every enum tagged by `type` has an
-//! `Unknown` variant holding the raw JSON, so a request decodes and re-encodes to an equal JSON value.
+//! `Unknown` variant holding the raw JSON, and optional fields are [`Nullable`] (`cache_control` keeps
+//! its `null` as `Some(Value::Null)`), so a request decodes and re-encodes to an equal JSON value,
+//! explicit `null`s included.
 
 use serde::de::Error as _;
 use serde::ser::Error as _;
@@ -249,11 +251,11 @@ pub struct DocumentBlock {
     /// Where the document is.
     pub source: Source,
     /// Title.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub title: Nullable<String>,
     /// Context about the document (no canonical counterpart).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub context: Option<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub context: Nullable<String>,
     /// Prompt-caching marker.
     #[serde(
         default,
@@ -316,8 +318,8 @@ pub struct FileSource {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TextSource {
     /// MIME type (`text/plain`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub media_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub media_type: Nullable<String>,
     /// The text.
     pub data: String,
     /// Unknown fields.
@@ -352,11 +354,11 @@ pub struct ToolResultBlock {
     /// The call this answers.
     pub tool_use_id: String,
     /// The result (absent, a string, or blocks).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content: Option<ToolResultContent>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub content: Nullable<ToolResultContent>,
     /// Whether the tool failed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_error: Option<bool>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub is_error: Nullable<bool>,
     /// Prompt-caching marker.
     #[serde(
         default,
@@ -385,8 +387,8 @@ pub struct ThinkingBlock {
     /// The reasoning text.
     pub thinking: String,
     /// The signature Anthropic verifies on a later turn.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub signature: Option<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub signature: Nullable<String>,
     /// Unknown fields.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -442,18 +444,18 @@ impl<'de> Deserialize<'de> for Tool {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CustomTool {
     /// `"custom"` when the client wrote it.
-    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
+    #[serde(rename = "type", default, skip_serializing_if = "Nullable::is_absent")]
+    pub kind: Nullable<String>,
     /// Name.
     pub name: String,
     /// Description.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub description: Nullable<String>,
     /// JSON schema of the input (kept verbatim, `$schema` included).
     pub input_schema: Value,
     /// Strict schema adherence.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub strict: Option<bool>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub strict: Nullable<bool>,
     /// Prompt-caching marker.
     #[serde(
         default,
@@ -473,11 +475,11 @@ pub struct ToolChoice {
     #[serde(rename = "type")]
     pub kind: String,
     /// The tool to call (`type: "tool"`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub name: Nullable<String>,
     /// At most one tool call per turn.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub disable_parallel_tool_use: Option<bool>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub disable_parallel_tool_use: Nullable<bool>,
     /// Unknown fields.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -490,8 +492,8 @@ pub struct ThinkingConfig {
     #[serde(rename = "type")]
     pub kind: String,
     /// Token budget (`enabled`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub budget_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub budget_tokens: Nullable<u64>,
     /// Unknown fields.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -501,11 +503,11 @@ pub struct ThinkingConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutputConfig {
     /// Effort level (`low`, `medium`, `high`, `max`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub effort: Option<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub effort: Nullable<String>,
     /// Structured output format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub format: Option<OutputFormat>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub format: Nullable<OutputFormat>,
     /// Unknown fields.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -518,8 +520,8 @@ pub struct OutputFormat {
     #[serde(rename = "type")]
     pub kind: String,
     /// The schema.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub schema: Option<Value>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub schema: Nullable<Value>,
     /// Unknown fields.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -529,8 +531,8 @@ pub struct OutputFormat {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Metadata {
     /// An end-user id; Claude Code sends a JSON document *as a string*, kept as that string.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub user_id: Nullable<String>,
     /// Unknown fields.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -586,11 +588,11 @@ pub struct Usage {
     #[serde(default)]
     pub output_tokens: u64,
     /// Input tokens written to the cache.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cache_creation_input_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub cache_creation_input_tokens: Nullable<u64>,
     /// Input tokens read from the cache.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cache_read_input_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub cache_read_input_tokens: Nullable<u64>,
     /// Unknown fields (`cache_creation`, `server_tool_use`, `service_tier` …).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -757,17 +759,17 @@ pub struct MessageDeltaBody {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DeltaUsage {
     /// Output tokens so far.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub output_tokens: Nullable<u64>,
     /// Input tokens.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub input_tokens: Nullable<u64>,
     /// Cache writes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cache_creation_input_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub cache_creation_input_tokens: Nullable<u64>,
     /// Cache reads.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cache_read_input_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub cache_read_input_tokens: Nullable<u64>,
     /// Unknown fields.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -846,6 +848,8 @@ mod tests {
             json!({"model":"m","messages":[{"role":"assistant","content":[{"type":"server_tool_use","id":"s","name":"web_search","input":{}},{"type":"thinking","thinking":"t","signature":"s"}]}],"context_management":null}),
             json!({"model":"m","messages":[],"tools":[{"type":"web_search_20250305","name":"web_search","max_uses":5},{"name":"f","input_schema":{"$schema":"x","type":"object"},"cache_control":{"type":"ephemeral"}},{"type":"custom","name":"g","input_schema":{}}],"service_tier":"auto"}),
             json!({"model":"m","messages":[{"role":"user","content":[{"type":"image","source":{"type":"base64","media_type":"image/png","data":"AA=="}},{"type":"document","source":{"type":"text","media_type":"text/plain","data":"d"},"title":"t"},{"type":"document","source":{"type":"content","content":[]}},{"type":"tool_result","tool_use_id":"x","content":[{"type":"text","text":"r"},{"type":"image","source":{"type":"url","url":"u"}}],"is_error":true}]}]}),
+            // explicit nulls on nested optional fields
+            json!({"model":"m","messages":[{"role":"user","content":[{"type":"document","source":{"type":"text","media_type":null,"data":"d"},"title":null,"context":null},{"type":"tool_result","tool_use_id":"x","content":null,"is_error":null}]},{"role":"assistant","content":[{"type":"thinking","thinking":"t","signature":null}]}],"tools":[{"name":"f","description":null,"input_schema":{},"strict":null}],"tool_choice":{"type":"tool","name":"f","disable_parallel_tool_use":null},"thinking":{"type":"enabled","budget_tokens":null},"output_config":{"effort":null,"format":{"type":"json_schema","schema":null}},"metadata":{"user_id":null}}),
         ];
         for case in cases {
             let req = parse_request(case.to_string().as_bytes()).unwrap();
@@ -856,6 +860,9 @@ mod tests {
     #[test]
     fn response_round_trips_with_nulls() {
         let v = json!({"id":"msg_1","type":"message","role":"assistant","model":"m","content":[{"type":"text","text":"x","citations":null}],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":1,"output_tokens":2,"cache_creation":{"ephemeral_5m_input_tokens":0},"service_tier":"standard"}});
+        let resp = parse_response(v.to_string().as_bytes()).unwrap();
+        assert_eq!(resp.to_json(), v);
+        let v = json!({"id":"msg_1","type":"message","role":"assistant","model":"m","content":[],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":1,"output_tokens":2,"cache_creation_input_tokens":null,"cache_read_input_tokens":null}});
         let resp = parse_response(v.to_string().as_bytes()).unwrap();
         assert_eq!(resp.to_json(), v);
     }
