@@ -243,6 +243,17 @@ impl StreamDecoder {
             }
         };
         let function = delta.function.as_option();
+        if tool != LEGACY_FUNCTION_INDEX {
+            let path = format!("choices[0].delta.tool_calls[{tool}]");
+            self.notes.dropped_extra(&path, &delta.extra);
+            if let Some(f) = function {
+                self.notes
+                    .dropped_extra(&format!("{path}.function"), &f.extra);
+            }
+            if delta.r#type.as_option().is_some_and(|t| t != "function") {
+                self.notes.approximated(format!("{path}.type"));
+            }
+        }
         let name = function
             .and_then(|f| f.name.as_option())
             .filter(|n| !n.is_empty());
@@ -469,10 +480,14 @@ fn legacy_function_call(delta: &ChunkDelta) -> Option<ToolCallDelta> {
 
 impl StreamDecode for StreamDecoder {
     fn decode(&mut self, event: &SseEvent, out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
+        let data = event.data.trim();
         if self.ended {
+            // Whatever follows `[DONE]` or an error event is ignored, but not silently.
+            if !data.is_empty() && data != "[DONE]" {
+                self.notes.dropped("event.after_end");
+            }
             return Ok(());
         }
-        let data = event.data.trim();
         if data.is_empty() {
             return Ok(());
         }
@@ -1145,10 +1160,40 @@ mod tests {
                 ],
                 vec![Lossy::dropped("usage.cost")],
             ),
+            (
+                "unknown tool call fields and types",
+                vec![choice(json!({"index": 0, "delta": {"tool_calls": [
+                    {"index": 0, "id": "call_1", "type": "custom", "x_meta": 1,
+                        "function": {"name": "f", "arguments": "{}", "x_hint": "h"}},
+                    {"index": 0, "function": {"arguments": ""}},
+                ]}}))],
+                vec![
+                    Lossy::dropped("choices[0].delta.tool_calls[0].x_meta"),
+                    Lossy::dropped("choices[0].delta.tool_calls[0].function.x_hint"),
+                    Lossy::approximated("choices[0].delta.tool_calls[0].type"),
+                ],
+            ),
         ];
         for (name, chunks, want) in cases {
             assert_eq!(decoder_notes(&chunks), want, "{name}");
         }
+    }
+
+    #[test]
+    fn decoder_notes_events_after_the_end() {
+        let mut decoder = StreamDecoder::new();
+        let mut out = Vec::new();
+        for data in [
+            json!({"id": "c1", "choices": [{"index": 0, "delta": {"content": "a"}, "finish_reason": "stop"}]}).to_string(),
+            "[DONE]".to_owned(),
+            "[DONE]".to_owned(),
+        ] {
+            decoder.decode(&SseEvent::data(data), &mut out).unwrap();
+        }
+        assert_eq!(decoder.notes(), []);
+        let late = json!({"id": "c1", "choices": [{"index": 0, "delta": {"content": "late"}}]});
+        decoder.decode(&sse(late), &mut out).unwrap();
+        assert_eq!(decoder.notes(), [crate::Lossy::dropped("event.after_end")]);
     }
 
     #[test]

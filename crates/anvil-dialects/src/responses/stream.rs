@@ -216,6 +216,8 @@ impl StreamDecoder {
 
     fn handle(&mut self, event: Event, out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
         if self.finished {
+            // Whatever follows the end of the response is ignored, but not silently.
+            self.notes.dropped("event.after_end");
             return Ok(());
         }
         self.note_event(&event);
@@ -1401,6 +1403,21 @@ mod tests {
         for (name, events, usage, want) in cases {
             assert_eq!(decoder_notes(events, usage), want, "{name}");
         }
+    }
+
+    #[test]
+    fn decoder_notes_events_after_the_end() {
+        let mut dec = StreamDecoder::new();
+        let mut out = Vec::new();
+        let completed = json!({"type": "response.completed", "response": {"id": "resp_1", "status": "completed"}});
+        for e in [created(), completed] {
+            dec.decode(&sse(e), &mut out).unwrap();
+        }
+        dec.decode(&SseEvent::data("[DONE]"), &mut out).unwrap();
+        assert_eq!(dec.notes(), []);
+        let late = json!({"type": "response.output_text.delta", "item_id": "m", "output_index": 0, "delta": "x"});
+        dec.decode(&sse(late), &mut out).unwrap();
+        assert_eq!(dec.notes(), [crate::Lossy::dropped("event.after_end")]);
     }
 
     #[test]
