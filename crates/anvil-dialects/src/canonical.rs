@@ -455,3 +455,89 @@ impl Lossy {
 
 /// Collects lossy notes during a conversion.
 pub type LossyNotes = Vec<Lossy>;
+
+/// Lossy notes collected over the life of a stream decoder or encoder: each distinct path once, in
+/// the order first seen, so a long stream of the same dropped delta gives one note.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct NoteSet {
+    notes: Vec<Lossy>,
+}
+
+impl NoteSet {
+    /// Records `note` unless a note with the same path is already recorded.
+    pub(crate) fn push(&mut self, note: Lossy) {
+        if !self.notes.iter().any(|n| n.path == note.path) {
+            self.notes.push(note);
+        }
+    }
+
+    /// Records a dropped field.
+    pub(crate) fn dropped(&mut self, path: impl Into<String>) {
+        self.push(Lossy::dropped(path));
+    }
+
+    /// Records an approximated field.
+    pub(crate) fn approximated(&mut self, path: impl Into<String>) {
+        self.push(Lossy::approximated(path));
+    }
+
+    /// Records every key of `extra` whose value carries something (not `null`, `[]` or `{}`) as
+    /// dropped, under `prefix` (`""` for top-level keys).
+    pub(crate) fn dropped_extra(&mut self, prefix: &str, extra: &serde_json::Map<String, Value>) {
+        for (key, value) in extra {
+            if carries(value) {
+                self.dropped(if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                });
+            }
+        }
+    }
+
+    /// The notes so far.
+    pub(crate) fn as_slice(&self) -> &[Lossy] {
+        &self.notes
+    }
+}
+
+/// Whether a JSON value carries information (it is not `null`, `[]` or `{}`).
+pub(crate) fn carries(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(m) => !m.is_empty(),
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod note_set_tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn each_path_once_in_first_seen_order() {
+        let mut set = NoteSet::default();
+        set.dropped("delta.citations_delta");
+        set.approximated("stop_reason");
+        set.dropped("delta.citations_delta");
+        set.approximated("delta.citations_delta");
+        let extra = json!({"a": null, "b": [], "c": {}, "d": 0, "e": [1]});
+        let extra = extra.as_object().unwrap();
+        set.dropped_extra("usage", extra);
+        set.dropped_extra("", extra);
+        assert_eq!(
+            set.as_slice(),
+            [
+                Lossy::dropped("delta.citations_delta"),
+                Lossy::approximated("stop_reason"),
+                Lossy::dropped("usage.d"),
+                Lossy::dropped("usage.e"),
+                Lossy::dropped("d"),
+                Lossy::dropped("e"),
+            ]
+        );
+    }
+}

@@ -94,10 +94,20 @@ pub trait StreamDecode {
     /// The upstream body ended; appends whatever the dialect leaves implicit (closing an open block,
     /// `Finish`, `End`). Returns an error when the stream ended before it was complete.
     fn finish(&mut self, out: &mut Vec<StreamEvent>) -> Result<(), DecodeError>;
+    /// What this decoder has dropped (or approximated) so far, each kind once: upstream fields, events
+    /// and blocks that have no canonical counterpart.
+    fn notes(&self) -> &[crate::Lossy] {
+        &[]
+    }
 }
 
 /// Turns canonical [`StreamEvent`]s into one dialect's SSE events, incrementally.
 pub trait StreamEncode {
     /// Appends the SSE events for one canonical event (possibly none, possibly several).
     fn encode(&mut self, event: &StreamEvent, out: &mut Vec<SseEvent>);
+    /// What this encoder has dropped (or approximated) so far, each kind once: canonical content the
+    /// dialect cannot express.
+    fn notes(&self) -> &[crate::Lossy] {
+        &[]
+    }
 }

@@ -232,6 +232,14 @@ impl StreamTranslator {
         self.encode(out);
     }
 
+    /// What the translation has dropped or approximated so far: the decoder's notes (paths in the
+    /// source dialect), then the encoder's (paths in the canonical content, `content[2].signature`).
+    pub fn notes(&self) -> LossyNotes {
+        let mut notes = self.decoder.notes().to_vec();
+        notes.extend_from_slice(self.encoder.notes());
+        notes
+    }
+
     fn run(&mut self, out: &mut Vec<u8>) -> Result<&[StreamEvent], StreamError> {
         self.canonical.clear();
         for event in &self.sse_events {

@@ -9,6 +9,7 @@ use anvil_dialects::anthropic::{
     self, parse_request, request_from_canonical, request_to_canonical, StreamDecoder, StreamEncoder,
 };
 use anvil_dialects::canonical::{self, BlockStart, Delta, Part, StopReason, StreamEvent, Usage};
+use anvil_dialects::nullable::Nullable;
 use anvil_dialects::{Dialect, EncodeContext, SseEvent, StreamDecode, StreamEncode};
 use serde_json::{json, Value};
 
@@ -181,8 +182,50 @@ fn claude_code_specifics_map_to_canonical() {
 
     let count = fixture("claude-code-2.1.197_count-tokens_with-tools.json");
     let req = parse_request(&serde_json::to_vec(&count).unwrap()).unwrap();
-    assert_eq!(req.max_tokens, None);
+    assert_eq!(req.max_tokens, Nullable::Absent);
     assert!(!request_to_canonical(&req, &mut Vec::new()).tools.is_empty());
+}
+
+/// Explicit `null`s on every optional top-level field of a request and a response survive a
+/// decode / re-encode, and read as "no value" in canonical form.
+#[test]
+fn explicit_nulls_reencode_as_null() {
+    let request = json!({
+        "model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "hi"}],
+        "max_tokens": null, "system": null, "tools": null, "tool_choice": null, "thinking": null,
+        "output_config": null, "metadata": null, "stop_sequences": null, "temperature": null,
+        "top_p": null, "top_k": null, "stream": null, "context_management": null,
+    });
+    let parsed = parse_request(&serde_json::to_vec(&request).unwrap()).unwrap();
+    assert_eq!(parsed.to_json(), request);
+    assert_eq!(parsed.temperature, Nullable::Null);
+    assert_eq!(parsed.system, Nullable::Null);
+    let canonical = request_to_canonical(&parsed, &mut Vec::new());
+    assert_eq!(canonical.temperature, None);
+    assert_eq!(canonical.max_tokens, None);
+    assert!(canonical.system.is_empty() && canonical.tools.is_empty());
+    assert!(!canonical.stream);
+
+    let response = json!({
+        "id": "msg_1", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
+        "content": [{"type": "text", "text": "hi"}], "stop_reason": null, "stop_sequence": null,
+        "usage": {"input_tokens": 1, "output_tokens": 1},
+    });
+    let parsed = anthropic::parse_response(&serde_json::to_vec(&response).unwrap()).unwrap();
+    assert_eq!(parsed.to_json(), response);
+    assert_eq!(parsed.stop_reason, Nullable::Null);
+
+    // Absent stays absent: the same bodies without the optional keys re-encode without them.
+    let bare_request = json!({"model": "m", "messages": []});
+    let parsed = parse_request(&serde_json::to_vec(&bare_request).unwrap()).unwrap();
+    assert_eq!(parsed.to_json(), bare_request);
+    let mut bare_response = response.clone();
+    let fields = bare_response.as_object_mut().unwrap();
+    fields.remove("stop_reason");
+    fields.remove("stop_sequence");
+    let parsed = anthropic::parse_response(&serde_json::to_vec(&bare_response).unwrap()).unwrap();
+    assert_eq!(parsed.to_json(), bare_response);
+    assert_eq!(parsed.stop_sequence, Nullable::Absent);
 }
 
 // ------------------------------------------------------------------------------------------ streams

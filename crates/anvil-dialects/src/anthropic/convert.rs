@@ -4,9 +4,9 @@ use serde_json::{Map, Number, Value};
 
 use super::wire::{
     Base64Source, Content, ContentBlock, CustomTool, DocumentBlock, FileSource, ImageBlock,
-    Message, Metadata, OutputConfig, OutputFormat, RedactedThinkingBlock, Request, Response, Role,
-    Source, System, TextBlock, TextSource, ThinkingBlock, ThinkingConfig, Tool, ToolChoice,
-    ToolResultBlock, ToolResultContent, ToolUseBlock, UrlSource, Usage,
+    Message, Metadata, Nullable, OutputConfig, OutputFormat, RedactedThinkingBlock, Request,
+    Response, Role, Source, System, TextBlock, TextSource, ThinkingBlock, ThinkingConfig, Tool,
+    ToolChoice, ToolResultBlock, ToolResultContent, ToolUseBlock, UrlSource, Usage,
 };
 use crate::canonical::{self, Lossy, LossyNotes, MediaSource, Part, Signature};
 use crate::Dialect;
@@ -37,16 +37,16 @@ fn cache(value: &Option<Value>) -> Option<Value> {
 pub fn request_to_canonical(req: &Request, notes: &mut LossyNotes) -> canonical::Request {
     let mut out = canonical::Request {
         model: req.model.clone(),
-        max_tokens: req.max_tokens,
-        temperature: req.temperature.as_ref().and_then(Number::as_f64),
-        top_p: req.top_p.as_ref().and_then(Number::as_f64),
-        top_k: req.top_k,
-        stop: req.stop_sequences.clone().unwrap_or_default(),
-        stream: req.stream.unwrap_or(false),
+        max_tokens: req.max_tokens.as_option().copied(),
+        temperature: req.temperature.as_option().and_then(Number::as_f64),
+        top_p: req.top_p.as_option().and_then(Number::as_f64),
+        top_k: req.top_k.as_option().copied(),
+        stop: req.stop_sequences.as_option().cloned().unwrap_or_default(),
+        stream: req.stream.as_option().copied().unwrap_or(false),
         ..canonical::Request::default()
     };
 
-    match &req.system {
+    match req.system.as_option() {
         None => {}
         Some(System::Text(text)) => out.system.push(canonical::SystemPart {
             text: text.clone(),
@@ -87,7 +87,7 @@ pub fn request_to_canonical(req: &Request, notes: &mut LossyNotes) -> canonical:
         out.messages.push(canonical::Message { role, content });
     }
 
-    if let Some(tools) = &req.tools {
+    if let Some(tools) = req.tools.as_option() {
         for (i, tool) in tools.iter().enumerate() {
             match tool {
                 Tool::Custom(t) => {
@@ -95,9 +95,9 @@ pub fn request_to_canonical(req: &Request, notes: &mut LossyNotes) -> canonical:
                     out.tools
                         .push(canonical::Tool::Function(canonical::FunctionTool {
                             name: t.name.clone(),
-                            description: t.description.clone(),
+                            description: t.description.as_option().cloned(),
                             parameters: t.input_schema.clone(),
-                            strict: t.strict,
+                            strict: t.strict.as_option().copied(),
                             cache_control: cache(&t.cache_control),
                         }));
                 }
@@ -109,13 +109,13 @@ pub fn request_to_canonical(req: &Request, notes: &mut LossyNotes) -> canonical:
         }
     }
 
-    if let Some(choice) = &req.tool_choice {
+    if let Some(choice) = req.tool_choice.as_option() {
         note_extra(&choice.extra, "tool_choice", notes);
         out.tool_choice = match choice.kind.as_str() {
             "auto" => Some(canonical::ToolChoice::Auto),
             "any" => Some(canonical::ToolChoice::Required),
             "none" => Some(canonical::ToolChoice::None),
-            "tool" => match &choice.name {
+            "tool" => match choice.name.as_option() {
                 Some(name) => Some(canonical::ToolChoice::Tool(name.clone())),
                 None => {
                     notes.push(Lossy::dropped("tool_choice"));
@@ -127,14 +127,14 @@ pub fn request_to_canonical(req: &Request, notes: &mut LossyNotes) -> canonical:
                 None
             }
         };
-        out.parallel_tool_calls = choice.disable_parallel_tool_use.map(|d| !d);
+        out.parallel_tool_calls = choice.disable_parallel_tool_use.as_option().map(|d| !d);
     }
 
-    if let Some(thinking) = &req.thinking {
+    if let Some(thinking) = req.thinking.as_option() {
         note_extra(&thinking.extra, "thinking", notes);
         out.thinking = match thinking.kind.as_str() {
             "enabled" => Some(canonical::ThinkingConfig::Enabled {
-                budget_tokens: thinking.budget_tokens,
+                budget_tokens: thinking.budget_tokens.as_option().copied(),
             }),
             "adaptive" => Some(canonical::ThinkingConfig::Adaptive),
             "disabled" => Some(canonical::ThinkingConfig::Disabled),
@@ -145,12 +145,12 @@ pub fn request_to_canonical(req: &Request, notes: &mut LossyNotes) -> canonical:
         };
     }
 
-    if let Some(config) = &req.output_config {
+    if let Some(config) = req.output_config.as_option() {
         note_extra(&config.extra, "output_config", notes);
-        out.reasoning_effort = config.effort.clone();
-        if let Some(format) = &config.format {
+        out.reasoning_effort = config.effort.as_option().cloned();
+        if let Some(format) = config.format.as_option() {
             note_extra(&format.extra, "output_config.format", notes);
-            match (format.kind.as_str(), &format.schema) {
+            match (format.kind.as_str(), format.schema.as_option()) {
                 ("json_schema", Some(schema)) => {
                     out.response_format = Some(canonical::ResponseFormat::JsonSchema {
                         name: None,
@@ -163,12 +163,12 @@ pub fn request_to_canonical(req: &Request, notes: &mut LossyNotes) -> canonical:
         }
     }
 
-    if let Some(metadata) = &req.metadata {
+    if let Some(metadata) = req.metadata.as_option() {
         note_extra(&metadata.extra, "metadata", notes);
-        out.user = metadata.user_id.clone();
+        out.user = metadata.user_id.as_option().cloned();
     }
 
-    if req.context_management.is_some() {
+    if !req.context_management.is_absent() {
         notes.push(Lossy::dropped("context_management"));
     }
     note_extra(&req.extra, "", notes);
@@ -241,7 +241,7 @@ fn block_to_part(block: &ContentBlock, path: &str, notes: &mut LossyNotes) -> Op
         }
         ContentBlock::Document(b) => {
             note_extra(&b.extra, path, notes);
-            if b.context.is_some() {
+            if b.context.as_option().is_some() {
                 notes.push(Lossy::dropped(join(path, "context")));
             }
             let source = match source_to_canonical(&b.source, path, notes) {
@@ -253,7 +253,7 @@ fn block_to_part(block: &ContentBlock, path: &str, notes: &mut LossyNotes) -> Op
             };
             Some(Part::Document {
                 source,
-                title: b.title.clone(),
+                title: b.title.as_option().cloned(),
                 cache_control: cache(&b.cache_control),
             })
         }
@@ -268,7 +268,7 @@ fn block_to_part(block: &ContentBlock, path: &str, notes: &mut LossyNotes) -> Op
         }
         ContentBlock::ToolResult(b) => {
             note_extra(&b.extra, path, notes);
-            let content = match &b.content {
+            let content = match b.content.as_option() {
                 None => canonical::ToolResultContent::Parts(Vec::new()),
                 Some(ToolResultContent::Text(s)) => canonical::ToolResultContent::Text(s.clone()),
                 Some(ToolResultContent::Blocks(blocks)) => canonical::ToolResultContent::Parts(
@@ -278,7 +278,7 @@ fn block_to_part(block: &ContentBlock, path: &str, notes: &mut LossyNotes) -> Op
             Some(Part::ToolResult {
                 tool_use_id: b.tool_use_id.clone(),
                 content,
-                is_error: b.is_error.unwrap_or(false),
+                is_error: b.is_error.as_option().copied().unwrap_or(false),
                 cache_control: cache(&b.cache_control),
             })
         }
@@ -288,7 +288,7 @@ fn block_to_part(block: &ContentBlock, path: &str, notes: &mut LossyNotes) -> Op
                 text: b.thinking.clone(),
                 signature: b
                     .signature
-                    .as_ref()
+                    .as_option()
                     .filter(|s| !s.is_empty())
                     .map(|s| Signature {
                         dialect: Dialect::Anthropic,
@@ -363,11 +363,11 @@ pub fn request_from_canonical(req: &canonical::Request, notes: &mut LossyNotes) 
     for (i, tool) in req.tools.iter().enumerate() {
         match tool {
             canonical::Tool::Function(f) => tools.push(Tool::Custom(Box::new(CustomTool {
-                kind: None,
+                kind: Nullable::Absent,
                 name: f.name.clone(),
-                description: f.description.clone(),
+                description: Nullable::from_option(f.description.clone()),
                 input_schema: f.parameters.clone(),
-                strict: f.strict,
+                strict: Nullable::from_option(f.strict),
                 cache_control: f.cache_control.clone(),
                 extra: Map::new(),
             }))),
@@ -395,9 +395,13 @@ pub fn request_from_canonical(req: &canonical::Request, notes: &mut LossyNotes) 
             };
             Some(ToolChoice {
                 kind: kind.to_owned(),
-                name,
+                name: Nullable::from_option(name),
                 // `none` does not take the flag.
-                disable_parallel_tool_use: if kind == "none" { None } else { disable },
+                disable_parallel_tool_use: Nullable::from_option(if kind == "none" {
+                    None
+                } else {
+                    disable
+                }),
                 extra: Map::new(),
             })
         }
@@ -438,7 +442,7 @@ pub fn request_from_canonical(req: &canonical::Request, notes: &mut LossyNotes) 
             notes.push(Lossy::approximated("response_format"));
             Some(OutputFormat {
                 kind: "json_schema".to_owned(),
-                schema: Some(serde_json::json!({"type": "object"})),
+                schema: Nullable::Value(serde_json::json!({"type": "object"})),
                 extra: Map::new(),
             })
         }
@@ -455,36 +459,36 @@ pub fn request_from_canonical(req: &canonical::Request, notes: &mut LossyNotes) 
             }
             Some(OutputFormat {
                 kind: "json_schema".to_owned(),
-                schema: Some(schema.clone()),
+                schema: Nullable::Value(schema.clone()),
                 extra: Map::new(),
             })
         }
     };
     let output_config = (effort.is_some() || format.is_some()).then(|| OutputConfig {
-        effort,
-        format,
+        effort: Nullable::from_option(effort),
+        format: Nullable::from_option(format),
         extra: Map::new(),
     });
 
     Request {
         model: req.model.clone(),
         messages,
-        max_tokens: req.max_tokens,
-        system,
-        tools: (!tools.is_empty()).then_some(tools),
-        tool_choice,
-        thinking,
-        output_config,
-        metadata: req.user.as_ref().map(|u| Metadata {
-            user_id: Some(u.clone()),
+        max_tokens: Nullable::from_option(req.max_tokens),
+        system: Nullable::from_option(system),
+        tools: Nullable::from_option((!tools.is_empty()).then_some(tools)),
+        tool_choice: Nullable::from_option(tool_choice),
+        thinking: Nullable::from_option(thinking),
+        output_config: Nullable::from_option(output_config),
+        metadata: Nullable::from_option(req.user.as_ref().map(|u| Metadata {
+            user_id: Nullable::Value(u.clone()),
             extra: Map::new(),
-        }),
-        stop_sequences: (!req.stop.is_empty()).then(|| req.stop.clone()),
-        temperature: req.temperature.and_then(Number::from_f64),
-        top_p: req.top_p.and_then(Number::from_f64),
-        top_k: req.top_k,
-        stream: req.stream.then_some(true),
-        context_management: None,
+        })),
+        stop_sequences: Nullable::from_option((!req.stop.is_empty()).then(|| req.stop.clone())),
+        temperature: Nullable::from_option(req.temperature.and_then(Number::from_f64)),
+        top_p: Nullable::from_option(req.top_p.and_then(Number::from_f64)),
+        top_k: Nullable::from_option(req.top_k),
+        stream: Nullable::from_option(req.stream.then_some(true)),
+        context_management: Nullable::Absent,
         extra: Map::new(),
     }
 }
@@ -492,7 +496,7 @@ pub fn request_from_canonical(req: &canonical::Request, notes: &mut LossyNotes) 
 fn thinking_config(kind: &str, budget_tokens: Option<u64>) -> ThinkingConfig {
     ThinkingConfig {
         kind: kind.to_owned(),
-        budget_tokens,
+        budget_tokens: Nullable::from_option(budget_tokens),
         extra: Map::new(),
     }
 }
@@ -514,7 +518,7 @@ fn source_from_canonical(source: &MediaSource, image: bool) -> Option<Source> {
         }),
         MediaSource::Text(_) if image => return None,
         MediaSource::Text(data) => Source::Text(TextSource {
-            media_type: Some("text/plain".to_owned()),
+            media_type: Nullable::Value("text/plain".to_owned()),
             data: data.clone(),
             extra: Map::new(),
         }),
@@ -566,8 +570,8 @@ fn parts_to_blocks(
             } => match source_from_canonical(source, false) {
                 Some(source) => blocks.push(ContentBlock::Document(DocumentBlock {
                     source,
-                    title: title.clone(),
-                    context: None,
+                    title: Nullable::from_option(title.clone()),
+                    context: Nullable::Absent,
                     cache_control: cache_control.clone(),
                     extra: Map::new(),
                 })),
@@ -615,8 +619,8 @@ fn parts_to_blocks(
                 };
                 blocks.push(ContentBlock::ToolResult(ToolResultBlock {
                     tool_use_id: tool_use_id.clone(),
-                    content,
-                    is_error: is_error.then_some(true),
+                    content: Nullable::from_option(content),
+                    is_error: Nullable::from_option(is_error.then_some(true)),
                     cache_control: cache_control.clone(),
                     extra: Map::new(),
                 }));
@@ -656,7 +660,7 @@ fn parts_to_blocks(
 fn thinking_block(text: &str, signature: String) -> ContentBlock {
     ContentBlock::Thinking(ThinkingBlock {
         thinking: text.to_owned(),
-        signature: Some(signature),
+        signature: Nullable::Value(signature),
         extra: Map::new(),
     })
 }
@@ -695,8 +699,8 @@ pub(crate) fn usage_to_canonical(usage: &Usage) -> canonical::Usage {
     canonical::Usage {
         input_tokens: usage.input_tokens,
         output_tokens: usage.output_tokens,
-        cache_read_input_tokens: usage.cache_read_input_tokens,
-        cache_creation_input_tokens: usage.cache_creation_input_tokens,
+        cache_read_input_tokens: usage.cache_read_input_tokens.as_option().copied(),
+        cache_creation_input_tokens: usage.cache_creation_input_tokens.as_option().copied(),
         reasoning_tokens: None,
     }
 }
@@ -706,8 +710,8 @@ pub(crate) fn usage_from_canonical(usage: &canonical::Usage) -> Usage {
     Usage {
         input_tokens: usage.input_tokens,
         output_tokens: usage.output_tokens,
-        cache_creation_input_tokens: usage.cache_creation_input_tokens,
-        cache_read_input_tokens: usage.cache_read_input_tokens,
+        cache_creation_input_tokens: Nullable::from_option(usage.cache_creation_input_tokens),
+        cache_read_input_tokens: Nullable::from_option(usage.cache_read_input_tokens),
         extra: Map::new(),
     }
 }
@@ -720,8 +724,11 @@ pub fn response_to_canonical(resp: &Response, notes: &mut LossyNotes) -> canonic
         id: resp.id.clone(),
         model: resp.model.clone(),
         content: blocks_to_parts(&resp.content, "content", notes),
-        stop_reason: resp.stop_reason.as_deref().map(stop_reason_to_canonical),
-        stop_sequence: resp.stop_sequence.clone(),
+        stop_reason: resp
+            .stop_reason
+            .as_option()
+            .map(|r| stop_reason_to_canonical(r)),
+        stop_sequence: resp.stop_sequence.as_option().cloned(),
         usage: usage_to_canonical(&resp.usage),
     }
 }
@@ -740,8 +747,8 @@ pub fn response_from_canonical(resp: &canonical::Response, notes: &mut LossyNote
         role: "assistant".to_owned(),
         model: resp.model.clone(),
         content: parts_to_blocks(&resp.content, "content", false, notes),
-        stop_reason: resp.stop_reason.as_ref().map(stop_reason_from_canonical),
-        stop_sequence: resp.stop_sequence.clone(),
+        stop_reason: Nullable::or_null(resp.stop_reason.as_ref().map(stop_reason_from_canonical)),
+        stop_sequence: Nullable::or_null(resp.stop_sequence.clone()),
         usage: usage_from_canonical(&resp.usage),
         extra: Map::new(),
     }

@@ -6,7 +6,7 @@ use super::convert::{
     stop_reason_from_canonical, stop_reason_to_canonical, usage_from_canonical, usage_to_canonical,
 };
 use super::wire::{BlockDelta, ContentBlock, StreamEvent as Wire};
-use crate::canonical::{self, BlockStart, Delta, Signature, StopReason, StreamEvent};
+use crate::canonical::{self, BlockStart, Delta, NoteSet, Signature, StopReason, StreamEvent};
 use crate::{DecodeError, Dialect, EncodeContext, SseEvent, StreamDecode, StreamEncode};
 
 const DIALECT: &str = "anthropic";
@@ -31,9 +31,12 @@ struct Open {
 /// Decodes an Anthropic SSE stream into canonical events, one upstream event at a time.
 ///
 /// Blocks that have no canonical counterpart (`server_tool_use`, `web_search_tool_result` …) are
-/// skipped and the following blocks renumbered, so canonical indices stay 0, 1, 2 ….
+/// skipped and the following blocks renumbered, so canonical indices stay 0, 1, 2 …. Everything skipped
+/// is reported by [`StreamDecode::notes`]: a block as `content_block[2].server_tool_use`, a delta kind
+/// as `delta.citations_delta`, an event as `event.<type>`, unknown message and usage fields by name.
 #[derive(Debug, Default)]
 pub struct StreamDecoder {
+    notes: NoteSet,
     started: bool,
     done: bool,
     next_index: usize,
@@ -72,6 +75,16 @@ impl StreamDecoder {
         self.done = true;
     }
 
+    /// Notes the fields of a `message_start` message that have no canonical counterpart.
+    fn note_message(&mut self, message: &super::wire::Response) {
+        self.notes.dropped_extra("", &message.extra);
+        self.notes.dropped_extra("usage", &message.usage.extra);
+        for (i, block) in message.content.iter().enumerate() {
+            let kind = block.type_name().unwrap_or("unknown");
+            self.notes.dropped(format!("content[{i}].{kind}"));
+        }
+    }
+
     fn open_index(&self, upstream: usize) -> Result<Option<usize>, DecodeError> {
         match self.open {
             Some(open) if open.upstream == upstream => Ok(open.canonical),
@@ -104,6 +117,7 @@ impl StreamDecode for StreamDecoder {
                     return Err(protocol("second message_start"));
                 }
                 self.started = true;
+                self.note_message(&start.message);
                 let usage = usage_to_canonical(&start.message.usage);
                 self.start_usage = Some(usage);
                 out.push(StreamEvent::Start {
@@ -114,14 +128,19 @@ impl StreamDecode for StreamDecoder {
             }
             Wire::ContentBlockStart(start) => {
                 self.close_open(out);
+                let path = format!("content_block[{}]", start.index);
                 let (block, initial) = match start.content_block {
                     ContentBlock::Text(t) => {
+                        self.notes.dropped_extra(&path, &t.extra);
                         (Some(BlockStart::Text), nonempty(t.text).map(Delta::Text))
                     }
-                    ContentBlock::Thinking(t) => (
-                        Some(BlockStart::Thinking),
-                        nonempty(t.thinking).map(Delta::Thinking),
-                    ),
+                    ContentBlock::Thinking(t) => {
+                        self.notes.dropped_extra(&path, &t.extra);
+                        (
+                            Some(BlockStart::Thinking),
+                            nonempty(t.thinking).map(Delta::Thinking),
+                        )
+                    }
                     ContentBlock::RedactedThinking(r) => (
                         Some(BlockStart::RedactedThinking {
                             data: r.data,
@@ -130,6 +149,7 @@ impl StreamDecode for StreamDecoder {
                         None,
                     ),
                     ContentBlock::ToolUse(t) => {
+                        self.notes.dropped_extra(&path, &t.extra);
                         let initial = match &t.input {
                             Value::Object(m) if m.is_empty() => None,
                             Value::Null => None,
@@ -145,7 +165,12 @@ impl StreamDecode for StreamDecoder {
                             initial,
                         )
                     }
-                    _ => (None, None),
+                    other => {
+                        // Server tool blocks and results: the block and all its deltas are dropped.
+                        let kind = other.type_name().unwrap_or("unknown");
+                        self.notes.dropped(format!("{path}.{kind}"));
+                        (None, None)
+                    }
                 };
                 let canonical = block.map(|block| {
                     let index = self.next_index;
@@ -175,7 +200,11 @@ impl StreamDecode for StreamDecoder {
                     BlockDelta::InputJson(j) if j.partial_json.is_empty() => return Ok(()),
                     BlockDelta::InputJson(j) => Delta::ToolArguments(j.partial_json),
                     // citations_delta and newer kinds have no canonical counterpart
-                    BlockDelta::Unknown(_) => return Ok(()),
+                    unknown @ BlockDelta::Unknown(_) => {
+                        let kind = unknown.type_name().unwrap_or("unknown");
+                        self.notes.dropped(format!("delta.{kind}"));
+                        return Ok(());
+                    }
                 };
                 out.push(StreamEvent::Delta { index, delta });
             }
@@ -185,21 +214,28 @@ impl StreamDecode for StreamDecoder {
             }
             Wire::MessageDelta(d) => {
                 self.saw_message_delta = true;
-                self.stop_reason = d.delta.stop_reason.as_deref().map(stop_reason_to_canonical);
-                self.stop_sequence = d.delta.stop_sequence;
+                self.notes.dropped_extra("", &d.extra);
+                self.notes.dropped_extra("", &d.delta.extra);
+                self.notes.dropped_extra("usage", &d.usage.extra);
+                self.stop_reason = d
+                    .delta
+                    .stop_reason
+                    .as_option()
+                    .map(|r| stop_reason_to_canonical(r));
+                self.stop_sequence = d.delta.stop_sequence.as_option().cloned();
                 let mut usage = self.start_usage.unwrap_or_default();
                 let u = &d.usage;
-                if let Some(n) = u.output_tokens {
-                    usage.output_tokens = n;
+                if let Some(n) = u.output_tokens.as_option() {
+                    usage.output_tokens = *n;
                 }
-                if let Some(n) = u.input_tokens {
-                    usage.input_tokens = n;
+                if let Some(n) = u.input_tokens.as_option() {
+                    usage.input_tokens = *n;
                 }
-                if u.cache_creation_input_tokens.is_some() {
-                    usage.cache_creation_input_tokens = u.cache_creation_input_tokens;
+                if let Some(n) = u.cache_creation_input_tokens.as_option() {
+                    usage.cache_creation_input_tokens = Some(*n);
                 }
-                if u.cache_read_input_tokens.is_some() {
-                    usage.cache_read_input_tokens = u.cache_read_input_tokens;
+                if let Some(n) = u.cache_read_input_tokens.as_option() {
+                    usage.cache_read_input_tokens = Some(*n);
                 }
                 self.final_usage = Some(usage);
             }
@@ -212,9 +248,16 @@ impl StreamDecode for StreamDecoder {
                     message: e.error.message,
                 });
             }
-            Wire::Unknown(_) => {}
+            unknown @ Wire::Unknown(_) => {
+                let kind = unknown.type_name().unwrap_or("unknown");
+                self.notes.dropped(format!("event.{kind}"));
+            }
         }
         Ok(())
+    }
+
+    fn notes(&self) -> &[crate::Lossy] {
+        self.notes.as_slice()
     }
 
     fn finish(&mut self, out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
@@ -239,8 +282,13 @@ fn nonempty(s: String) -> Option<String> {
 
 /// Encodes canonical events as an Anthropic SSE stream the official SDKs accept: every event has an
 /// `event:` line equal to its `type`.
+///
+/// What an Anthropic client cannot receive (another vendor's encrypted reasoning or signature, reasoning
+/// token counts) is reported by [`StreamEncode::notes`] under canonical paths (`content[1]`,
+/// `content[0].signature`, `usage.reasoning_tokens`).
 #[derive(Debug)]
 pub struct StreamEncoder {
+    notes: NoteSet,
     ctx: EncodeContext,
     started: bool,
     finished: bool,
@@ -255,6 +303,7 @@ impl StreamEncoder {
     /// An encoder presenting `ctx.id` (when the source has no id) and `ctx.model` to the client.
     pub fn new(ctx: EncodeContext) -> Self {
         Self {
+            notes: NoteSet::default(),
             ctx,
             started: false,
             finished: false,
@@ -322,8 +371,14 @@ impl StreamEncoder {
         }
         self.close(out);
         self.finished = true;
+        if stop_reason == Some(&StopReason::ContentFilter) {
+            self.notes.approximated("stop_reason");
+        }
         let mut u = Map::new();
         let usage = usage.copied().unwrap_or(self.start_usage);
+        if usage.reasoning_tokens.is_some_and(|n| n > 0) {
+            self.notes.dropped("usage.reasoning_tokens");
+        }
         u.insert("output_tokens".into(), usage.output_tokens.into());
         u.insert("input_tokens".into(), usage.input_tokens.into());
         if let Some(n) = usage.cache_creation_input_tokens {
@@ -348,7 +403,7 @@ impl StreamEncode for StreamEncoder {
         }
         match event {
             StreamEvent::Start { id, model, usage } => self.start(id, model, *usage, out),
-            StreamEvent::BlockStart { block, .. } => {
+            StreamEvent::BlockStart { index, block } => {
                 self.start("", "", None, out);
                 self.close(out);
                 let content_block = match block {
@@ -360,7 +415,10 @@ impl StreamEncode for StreamEncoder {
                         data,
                         dialect: Dialect::Anthropic,
                     } => Some(json!({"type": "redacted_thinking", "data": data})),
-                    BlockStart::RedactedThinking { .. } => None,
+                    BlockStart::RedactedThinking { .. } => {
+                        self.notes.dropped(format!("content[{index}]"));
+                        None
+                    }
                     BlockStart::ToolUse { id, name } => {
                         Some(json!({"type": "tool_use", "id": id, "name": name, "input": {}}))
                     }
@@ -375,7 +433,10 @@ impl StreamEncode for StreamEncoder {
                     index
                 }));
             }
-            StreamEvent::Delta { delta, .. } => {
+            StreamEvent::Delta {
+                index: canonical_index,
+                delta,
+            } => {
                 let Some(Some(index)) = self.open else {
                     return;
                 };
@@ -387,7 +448,11 @@ impl StreamEncode for StreamEncoder {
                         value,
                     }) => json!({"type": "signature_delta", "signature": value}),
                     // another vendor's signature means nothing to an Anthropic client
-                    Delta::Signature(_) => return,
+                    Delta::Signature(_) => {
+                        self.notes
+                            .dropped(format!("content[{canonical_index}].signature"));
+                        return;
+                    }
                     Delta::ToolArguments(args) => {
                         json!({"type": "input_json_delta", "partial_json": args})
                     }
@@ -427,6 +492,10 @@ impl StreamEncode for StreamEncoder {
             }
         }
     }
+
+    fn notes(&self) -> &[crate::Lossy] {
+        self.notes.as_slice()
+    }
 }
 
 /// An Anthropic error type for an error kind of any dialect.
@@ -451,6 +520,7 @@ fn error_type(kind: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Lossy;
 
     fn ev(data: Value) -> SseEvent {
         let kind = data["type"].as_str().unwrap_or_default().to_owned();
@@ -652,6 +722,202 @@ mod tests {
             ]
         );
         assert_eq!(datas[7]["delta"]["stop_reason"], json!("tool_use"));
+    }
+
+    /// Decodes `start`, `events`, then a closing `message_delta` / `message_stop`; returns the notes.
+    fn decoder_notes(events: &[Value], closing_usage: Value) -> Vec<Lossy> {
+        let mut d = StreamDecoder::new();
+        let mut out = Vec::new();
+        let closing = [
+            json!({"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":closing_usage}),
+            json!({"type":"message_stop"}),
+        ];
+        for e in std::iter::once(&start()).chain(events).chain(&closing) {
+            d.decode(&ev(e.clone()), &mut out).unwrap();
+        }
+        d.finish(&mut out).unwrap();
+        d.notes().to_vec()
+    }
+
+    #[test]
+    fn decoder_notes_what_it_drops() {
+        let text_block = |i: usize| json!({"type":"content_block_start","index":i,"content_block":{"type":"text","text":""}});
+        let citation = json!({"type":"content_block_delta","index":0,"delta":{"type":"citations_delta","citation":{"type":"web_search_result_location","cited_text":"x"}}});
+        let cases: Vec<(&str, Vec<Value>, Value, Vec<Lossy>)> = vec![
+            (
+                "plain text drops nothing",
+                vec![
+                    text_block(0),
+                    json!({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"hi"}}),
+                    json!({"type":"content_block_stop","index":0}),
+                ],
+                json!({"output_tokens":3}),
+                vec![],
+            ),
+            (
+                "server tool blocks",
+                vec![
+                    json!({"type":"content_block_start","index":0,"content_block":{"type":"server_tool_use","id":"s","name":"web_search","input":{}}}),
+                    json!({"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"{}"}}),
+                    json!({"type":"content_block_stop","index":0}),
+                    json!({"type":"content_block_start","index":1,"content_block":{"type":"web_search_tool_result","tool_use_id":"s","content":[]}}),
+                    json!({"type":"content_block_stop","index":1}),
+                ],
+                json!({"output_tokens":3}),
+                vec![
+                    Lossy::dropped("content_block[0].server_tool_use"),
+                    Lossy::dropped("content_block[1].web_search_tool_result"),
+                ],
+            ),
+            (
+                "citation deltas, once however many",
+                vec![
+                    text_block(0),
+                    citation.clone(),
+                    json!({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"hi"}}),
+                    citation,
+                    json!({"type":"content_block_stop","index":0}),
+                ],
+                json!({"output_tokens":3}),
+                vec![Lossy::dropped("delta.citations_delta")],
+            ),
+            (
+                "citations on a text block start",
+                vec![
+                    json!({"type":"content_block_start","index":0,"content_block":{"type":"text","text":"","citations":[{"type":"char_location"}]}}),
+                    json!({"type":"content_block_stop","index":0}),
+                ],
+                json!({"output_tokens":3}),
+                vec![Lossy::dropped("content_block[0].citations")],
+            ),
+            (
+                "unknown event",
+                vec![json!({"type":"brand_new","x":1})],
+                json!({"output_tokens":3}),
+                vec![Lossy::dropped("event.brand_new")],
+            ),
+            (
+                "usage and message_delta fields without a counterpart",
+                vec![],
+                json!({"output_tokens":3,"server_tool_use":{"web_search_requests":1},"service_tier":null}),
+                vec![Lossy::dropped("usage.server_tool_use")],
+            ),
+        ];
+        for (name, events, usage, want) in cases {
+            assert_eq!(decoder_notes(&events, usage), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn decoder_notes_message_start_fields() {
+        let mut d = StreamDecoder::new();
+        let event = json!({"type":"message_start","message":{"id":"m","type":"message","role":"assistant","model":"m","content":[],"stop_reason":null,"stop_sequence":null,"container":{"id":"c"},"usage":{"input_tokens":1,"output_tokens":1,"service_tier":"standard"}}});
+        d.decode(&ev(event), &mut Vec::new()).unwrap();
+        assert_eq!(
+            d.notes(),
+            [
+                Lossy::dropped("container"),
+                Lossy::dropped("usage.service_tier")
+            ]
+        );
+    }
+
+    #[test]
+    fn encoder_notes_what_it_drops() {
+        let start = StreamEvent::Start {
+            id: "x".into(),
+            model: "m".into(),
+            usage: None,
+        };
+        let thinking = |index: usize, dialect: Dialect| {
+            vec![
+                StreamEvent::BlockStart {
+                    index,
+                    block: BlockStart::Thinking,
+                },
+                StreamEvent::Delta {
+                    index,
+                    delta: Delta::Signature(Signature {
+                        dialect,
+                        value: "sig".into(),
+                    }),
+                },
+                StreamEvent::BlockStop { index },
+            ]
+        };
+        let finish = |stop_reason: StopReason, usage: Option<canonical::Usage>| {
+            vec![
+                StreamEvent::Finish {
+                    stop_reason: Some(stop_reason),
+                    stop_sequence: None,
+                    usage,
+                },
+                StreamEvent::End,
+            ]
+        };
+        let end_turn = finish(StopReason::EndTurn, None);
+        let cases: Vec<(&str, Vec<StreamEvent>, Vec<Lossy>)> = vec![
+            (
+                "own signature",
+                [thinking(0, Dialect::Anthropic), end_turn.clone()].concat(),
+                vec![],
+            ),
+            (
+                "foreign signature, twice",
+                [
+                    thinking(0, Dialect::Responses),
+                    thinking(1, Dialect::Responses),
+                    end_turn.clone(),
+                ]
+                .concat(),
+                vec![
+                    Lossy::dropped("content[0].signature"),
+                    Lossy::dropped("content[1].signature"),
+                ],
+            ),
+            (
+                "foreign redacted thinking",
+                [
+                    vec![
+                        StreamEvent::BlockStart {
+                            index: 0,
+                            block: BlockStart::RedactedThinking {
+                                data: "d".into(),
+                                dialect: Dialect::Responses,
+                            },
+                        },
+                        StreamEvent::BlockStop { index: 0 },
+                    ],
+                    end_turn,
+                ]
+                .concat(),
+                vec![Lossy::dropped("content[0]")],
+            ),
+            (
+                "content filter",
+                finish(StopReason::ContentFilter, None),
+                vec![Lossy::approximated("stop_reason")],
+            ),
+            (
+                "reasoning tokens",
+                finish(
+                    StopReason::EndTurn,
+                    Some(canonical::Usage {
+                        reasoning_tokens: Some(4),
+                        ..Default::default()
+                    }),
+                ),
+                vec![Lossy::dropped("usage.reasoning_tokens")],
+            ),
+        ];
+        for (name, events, want) in cases {
+            let mut enc = StreamEncoder::new(EncodeContext::default());
+            let mut out = Vec::new();
+            for e in std::iter::once(&start).chain(&events) {
+                enc.encode(e, &mut out);
+            }
+            assert_eq!(enc.notes(), want, "{name}");
+        }
     }
 
     #[test]

@@ -2,12 +2,16 @@
 //! complete responses and stream events.
 //!
 //! Every struct keeps the fields it does not know in `extra`, and every enum tagged by `type` has an
-//! `Unknown` variant holding the raw JSON, so a request decodes and re-encodes to an equal JSON value.
+//! `Unknown` variant holding the raw JSON, and optional fields are [`Nullable`] (`cache_control` keeps
+//! its `null` as `Some(Value::Null)`), so a request decodes and re-encodes to an equal JSON value,
+//! explicit `null`s included.
 
 use serde::de::Error as _;
 use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Number, Value};
+
+pub use crate::nullable::Nullable;
 
 /// Deserializes a present field as `Some` even when it is `null`, so an explicit `null` survives a
 /// round trip (a missing field stays `None` through `#[serde(default)]`).
@@ -92,7 +96,7 @@ macro_rules! tagged_enum {
 // ---------------------------------------------------------------------------------------- request
 
 /// A Messages request (`POST /v1/messages`), also used for `POST /v1/messages/count_tokens`, which
-/// has no `max_tokens`.
+/// has no `max_tokens`. Optional fields are [`Nullable`], so an explicit `null` re-encodes as `null`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Request {
     /// Model name as the client sent it.
@@ -100,48 +104,44 @@ pub struct Request {
     /// The conversation.
     pub messages: Vec<Message>,
     /// Output token limit (absent on count_tokens).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub max_tokens: Nullable<u64>,
     /// Top-level system prompt.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub system: Option<System>,
-    /// Tools offered to the model (`Some(vec![])` keeps an explicit empty list).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tools: Option<Vec<Tool>>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub system: Nullable<System>,
+    /// Tools offered to the model (an explicit empty list stays one).
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub tools: Nullable<Vec<Tool>>,
     /// How the model may use tools.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tool_choice: Option<ToolChoice>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub tool_choice: Nullable<ToolChoice>,
     /// Extended thinking configuration.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub thinking: Option<ThinkingConfig>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub thinking: Nullable<ThinkingConfig>,
     /// Effort and structured-output settings.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output_config: Option<OutputConfig>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub output_config: Nullable<OutputConfig>,
     /// Request metadata (`user_id`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<Metadata>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub metadata: Nullable<Metadata>,
     /// Stop sequences.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stop_sequences: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub stop_sequences: Nullable<Vec<String>>,
     /// Sampling temperature, kept as the client wrote the number (`1` stays `1`, not `1.0`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub temperature: Option<Number>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub temperature: Nullable<Number>,
     /// Nucleus sampling, kept as the client wrote the number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub top_p: Option<Number>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub top_p: Nullable<Number>,
     /// Top-k sampling.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub top_k: Option<u64>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub top_k: Nullable<u64>,
     /// Whether to stream the answer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stream: Option<bool>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub stream: Nullable<bool>,
     /// Server-side context editing (no canonical counterpart), kept verbatim.
-    #[serde(
-        default,
-        deserialize_with = "keep_null",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub context_management: Option<Value>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub context_management: Nullable<Value>,
     /// Fields this crate does not know (`service_tier`, `container`, `mcp_servers` …).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -251,11 +251,11 @@ pub struct DocumentBlock {
     /// Where the document is.
     pub source: Source,
     /// Title.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub title: Nullable<String>,
     /// Context about the document (no canonical counterpart).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub context: Option<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub context: Nullable<String>,
     /// Prompt-caching marker.
     #[serde(
         default,
@@ -318,8 +318,8 @@ pub struct FileSource {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TextSource {
     /// MIME type (`text/plain`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub media_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub media_type: Nullable<String>,
     /// The text.
     pub data: String,
     /// Unknown fields.
@@ -354,11 +354,11 @@ pub struct ToolResultBlock {
     /// The call this answers.
     pub tool_use_id: String,
     /// The result (absent, a string, or blocks).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content: Option<ToolResultContent>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub content: Nullable<ToolResultContent>,
     /// Whether the tool failed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub is_error: Option<bool>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub is_error: Nullable<bool>,
     /// Prompt-caching marker.
     #[serde(
         default,
@@ -387,8 +387,8 @@ pub struct ThinkingBlock {
     /// The reasoning text.
     pub thinking: String,
     /// The signature Anthropic verifies on a later turn.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub signature: Option<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub signature: Nullable<String>,
     /// Unknown fields.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -444,18 +444,18 @@ impl<'de> Deserialize<'de> for Tool {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CustomTool {
     /// `"custom"` when the client wrote it.
-    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
+    #[serde(rename = "type", default, skip_serializing_if = "Nullable::is_absent")]
+    pub kind: Nullable<String>,
     /// Name.
     pub name: String,
     /// Description.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub description: Nullable<String>,
     /// JSON schema of the input (kept verbatim, `$schema` included).
     pub input_schema: Value,
     /// Strict schema adherence.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub strict: Option<bool>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub strict: Nullable<bool>,
     /// Prompt-caching marker.
     #[serde(
         default,
@@ -475,11 +475,11 @@ pub struct ToolChoice {
     #[serde(rename = "type")]
     pub kind: String,
     /// The tool to call (`type: "tool"`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub name: Nullable<String>,
     /// At most one tool call per turn.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub disable_parallel_tool_use: Option<bool>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub disable_parallel_tool_use: Nullable<bool>,
     /// Unknown fields.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -492,8 +492,8 @@ pub struct ThinkingConfig {
     #[serde(rename = "type")]
     pub kind: String,
     /// Token budget (`enabled`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub budget_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub budget_tokens: Nullable<u64>,
     /// Unknown fields.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -503,11 +503,11 @@ pub struct ThinkingConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutputConfig {
     /// Effort level (`low`, `medium`, `high`, `max`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub effort: Option<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub effort: Nullable<String>,
     /// Structured output format.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub format: Option<OutputFormat>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub format: Nullable<OutputFormat>,
     /// Unknown fields.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -520,8 +520,8 @@ pub struct OutputFormat {
     #[serde(rename = "type")]
     pub kind: String,
     /// The schema.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub schema: Option<Value>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub schema: Nullable<Value>,
     /// Unknown fields.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -531,8 +531,8 @@ pub struct OutputFormat {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Metadata {
     /// An end-user id; Claude Code sends a JSON document *as a string*, kept as that string.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub user_id: Nullable<String>,
     /// Unknown fields.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -557,11 +557,11 @@ pub struct Response {
     pub content: Vec<ContentBlock>,
     /// `end_turn`, `max_tokens`, `stop_sequence`, `tool_use`, `pause_turn`, `refusal` … (`null` while
     /// streaming).
-    #[serde(default)]
-    pub stop_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub stop_reason: Nullable<String>,
     /// The stop sequence that matched.
-    #[serde(default)]
-    pub stop_sequence: Option<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub stop_sequence: Nullable<String>,
     /// Token usage.
     #[serde(default)]
     pub usage: Usage,
@@ -588,11 +588,11 @@ pub struct Usage {
     #[serde(default)]
     pub output_tokens: u64,
     /// Input tokens written to the cache.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cache_creation_input_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub cache_creation_input_tokens: Nullable<u64>,
     /// Input tokens read from the cache.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cache_read_input_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub cache_read_input_tokens: Nullable<u64>,
     /// Unknown fields (`cache_creation`, `server_tool_use`, `service_tier` …).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -745,11 +745,11 @@ pub struct MessageDelta {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct MessageDeltaBody {
     /// Why generation stopped.
-    #[serde(default)]
-    pub stop_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub stop_reason: Nullable<String>,
     /// The stop sequence that matched.
-    #[serde(default)]
-    pub stop_sequence: Option<String>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub stop_sequence: Nullable<String>,
     /// Unknown fields.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -759,17 +759,17 @@ pub struct MessageDeltaBody {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DeltaUsage {
     /// Output tokens so far.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub output_tokens: Nullable<u64>,
     /// Input tokens.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub input_tokens: Nullable<u64>,
     /// Cache writes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cache_creation_input_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub cache_creation_input_tokens: Nullable<u64>,
     /// Cache reads.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cache_read_input_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Nullable::is_absent")]
+    pub cache_read_input_tokens: Nullable<u64>,
     /// Unknown fields.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -848,6 +848,8 @@ mod tests {
             json!({"model":"m","messages":[{"role":"assistant","content":[{"type":"server_tool_use","id":"s","name":"web_search","input":{}},{"type":"thinking","thinking":"t","signature":"s"}]}],"context_management":null}),
             json!({"model":"m","messages":[],"tools":[{"type":"web_search_20250305","name":"web_search","max_uses":5},{"name":"f","input_schema":{"$schema":"x","type":"object"},"cache_control":{"type":"ephemeral"}},{"type":"custom","name":"g","input_schema":{}}],"service_tier":"auto"}),
             json!({"model":"m","messages":[{"role":"user","content":[{"type":"image","source":{"type":"base64","media_type":"image/png","data":"AA=="}},{"type":"document","source":{"type":"text","media_type":"text/plain","data":"d"},"title":"t"},{"type":"document","source":{"type":"content","content":[]}},{"type":"tool_result","tool_use_id":"x","content":[{"type":"text","text":"r"},{"type":"image","source":{"type":"url","url":"u"}}],"is_error":true}]}]}),
+            // explicit nulls on nested optional fields
+            json!({"model":"m","messages":[{"role":"user","content":[{"type":"document","source":{"type":"text","media_type":null,"data":"d"},"title":null,"context":null},{"type":"tool_result","tool_use_id":"x","content":null,"is_error":null}]},{"role":"assistant","content":[{"type":"thinking","thinking":"t","signature":null}]}],"tools":[{"name":"f","description":null,"input_schema":{},"strict":null}],"tool_choice":{"type":"tool","name":"f","disable_parallel_tool_use":null},"thinking":{"type":"enabled","budget_tokens":null},"output_config":{"effort":null,"format":{"type":"json_schema","schema":null}},"metadata":{"user_id":null}}),
         ];
         for case in cases {
             let req = parse_request(case.to_string().as_bytes()).unwrap();
@@ -860,6 +862,9 @@ mod tests {
         let v = json!({"id":"msg_1","type":"message","role":"assistant","model":"m","content":[{"type":"text","text":"x","citations":null}],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":1,"output_tokens":2,"cache_creation":{"ephemeral_5m_input_tokens":0},"service_tier":"standard"}});
         let resp = parse_response(v.to_string().as_bytes()).unwrap();
         assert_eq!(resp.to_json(), v);
+        let v = json!({"id":"msg_1","type":"message","role":"assistant","model":"m","content":[],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":1,"output_tokens":2,"cache_creation_input_tokens":null,"cache_read_input_tokens":null}});
+        let resp = parse_response(v.to_string().as_bytes()).unwrap();
+        assert_eq!(resp.to_json(), v);
     }
 
     #[test]
@@ -869,6 +874,17 @@ mod tests {
         let parsed: CountTokensResponse = serde_json::from_value(v.clone()).unwrap();
         assert_eq!(parsed.input_tokens, 2095);
         assert_eq!(serde_json::to_value(&parsed).unwrap(), v);
+    }
+
+    #[test]
+    fn message_delta_keeps_absent_and_null_apart() {
+        for v in [
+            json!({"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":1}}),
+            json!({"type":"message_delta","delta":{"stop_reason":null,"stop_sequence":null},"usage":{}}),
+        ] {
+            let ev: StreamEvent = serde_json::from_value(v.clone()).unwrap();
+            assert_eq!(serde_json::to_value(&ev).unwrap(), v);
+        }
     }
 
     #[test]

@@ -23,6 +23,10 @@
 //! * `Finish` is held until the usage chunk (`choices: []`), `[DONE]` or EOF, so that it carries the
 //!   usage. EOF after a `finish_reason` completes the stream; EOF before one is an error. A data event
 //!   `{"error": …}` becomes a canonical `Error` and ends the stream. Only choice 0 is decoded.
+//! * What has no canonical counterpart is reported by [`StreamDecode::notes`], each path once: other
+//!   choices (`choices[1]`), `choices[0].logprobs`, unknown chunk, choice, delta and usage fields by
+//!   name (`system_fingerprint`, `choices[0].native_finish_reason`), and a refusal, carried as text,
+//!   as approximated (`choices[0].delta.refusal`).
 //!
 //! # Encoder
 //!
@@ -38,7 +42,7 @@ use serde_json::{json, Value};
 use super::convert::{stop_reason_from_wire, stop_reason_to_wire, usage_from_wire, usage_to_wire};
 use super::nullable::Nullable;
 use super::wire::{Chunk, ChunkChoice, ChunkDelta, Extra, FunctionDelta, ToolCallDelta};
-use crate::canonical::{self, BlockStart, Delta, StopReason, StreamEvent};
+use crate::canonical::{self, BlockStart, Delta, NoteSet, StopReason, StreamEvent};
 use crate::{DecodeError, EncodeContext, SseEvent, StreamDecode, StreamEncode};
 
 const DIALECT: &str = "openai";
@@ -92,6 +96,7 @@ enum Segment {
 /// Decodes a Chat Completions SSE stream into canonical events. See the module docs for the strategy.
 #[derive(Debug)]
 pub struct StreamDecoder {
+    notes: NoteSet,
     started: bool,
     id: String,
     next_index: usize,
@@ -115,6 +120,7 @@ impl StreamDecoder {
     /// A decoder at the start of a stream.
     pub fn new() -> Self {
         Self {
+            notes: NoteSet::default(),
             started: false,
             id: String::new(),
             next_index: 0,
@@ -237,6 +243,17 @@ impl StreamDecoder {
             }
         };
         let function = delta.function.as_option();
+        if tool != LEGACY_FUNCTION_INDEX {
+            let path = format!("choices[0].delta.tool_calls[{tool}]");
+            self.notes.dropped_extra(&path, &delta.extra);
+            if let Some(f) = function {
+                self.notes
+                    .dropped_extra(&format!("{path}.function"), &f.extra);
+            }
+            if delta.r#type.as_option().is_some_and(|t| t != "function") {
+                self.notes.approximated(format!("{path}.type"));
+            }
+        }
         let name = function
             .and_then(|f| f.name.as_option())
             .filter(|n| !n.is_empty());
@@ -376,8 +393,23 @@ impl StreamDecoder {
                 usage: None,
             });
         }
+        self.notes.dropped_extra("", &chunk.extra);
+        for choice in &chunk.choices {
+            if choice.index != 0 {
+                self.notes.dropped(format!("choices[{}]", choice.index));
+            }
+        }
         for choice in chunk.choices.iter().filter(|c| c.index == 0) {
             let delta = &choice.delta;
+            if matches!(&choice.logprobs, Nullable::Value(v) if crate::canonical::carries(v)) {
+                self.notes.dropped("choices[0].logprobs");
+            }
+            self.notes.dropped_extra("choices[0]", &choice.extra);
+            for (key, value) in &delta.extra {
+                if key != "function_call" && crate::canonical::carries(value) {
+                    self.notes.dropped(format!("choices[0].delta.{key}"));
+                }
+            }
             let reasoning = delta
                 .reasoning_content
                 .as_option()
@@ -398,7 +430,9 @@ impl StreamDecoder {
             if let Some(content) = delta.content.as_option() {
                 self.push_kind(Kind::Text, content, out);
             }
-            if let Some(refusal) = delta.refusal.as_option() {
+            if let Some(refusal) = delta.refusal.as_option().filter(|r| !r.is_empty()) {
+                // A refusal has no canonical block of its own: it is carried as text.
+                self.notes.approximated("choices[0].delta.refusal");
                 self.push_kind(Kind::Text, refusal, out);
             }
             for call in tool_calls {
@@ -413,6 +447,7 @@ impl StreamDecoder {
             }
         }
         if let Nullable::Value(usage) = &chunk.usage {
+            self.notes.dropped_extra("usage", &usage.extra);
             self.usage = Some(usage_from_wire(usage));
             if chunk.choices.is_empty() && self.saw_finish {
                 self.emit_finish(out);
@@ -445,10 +480,14 @@ fn legacy_function_call(delta: &ChunkDelta) -> Option<ToolCallDelta> {
 
 impl StreamDecode for StreamDecoder {
     fn decode(&mut self, event: &SseEvent, out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
+        let data = event.data.trim();
         if self.ended {
+            // Whatever follows `[DONE]` or an error event is ignored, but not silently.
+            if !data.is_empty() && data != "[DONE]" {
+                self.notes.dropped("event.after_end");
+            }
             return Ok(());
         }
-        let data = event.data.trim();
         if data.is_empty() {
             return Ok(());
         }
@@ -494,6 +533,10 @@ impl StreamDecode for StreamDecoder {
         self.end(out);
         Ok(())
     }
+
+    fn notes(&self) -> &[crate::Lossy] {
+        self.notes.as_slice()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -506,8 +549,13 @@ enum EncBlock {
 }
 
 /// Encodes canonical events as Chat Completions `chat.completion.chunk` SSE events.
+///
+/// What Chat Completions cannot carry is reported by [`StreamEncode::notes`] under canonical paths:
+/// encrypted reasoning (`content[1]`), signatures (`content[0].signature`), a stop reason without an
+/// exact `finish_reason` (`stop_reason`), the stop sequence, cache writes folded into prompt tokens.
 #[derive(Debug)]
 pub struct StreamEncoder {
+    notes: NoteSet,
     ctx: EncodeContext,
     id: String,
     model: String,
@@ -525,6 +573,7 @@ impl StreamEncoder {
         Self {
             id: ctx.id.clone(),
             model: ctx.model.clone(),
+            notes: NoteSet::default(),
             ctx,
             started: false,
             block: EncBlock::None,
@@ -611,12 +660,23 @@ impl StreamEncoder {
             return;
         }
         self.finished = true;
-        let reason = stop_reason
-            .map_or("stop", |r| stop_reason_to_wire(r).0)
-            .to_owned();
+        let reason = match stop_reason {
+            Some(reason) => {
+                let (wire, exact) = stop_reason_to_wire(reason);
+                if !exact {
+                    self.notes.approximated("stop_reason");
+                }
+                wire
+            }
+            None => "stop",
+        }
+        .to_owned();
         out.push(self.delta_chunk(ChunkDelta::default(), Some(reason)));
         if self.ctx.include_usage {
             let usage = usage.or(self.start_usage).unwrap_or_default();
+            if usage.cache_creation_input_tokens.is_some_and(|n| n > 0) {
+                self.notes.approximated("usage.cache_creation_input_tokens");
+            }
             out.push(self.chunk(Vec::new(), Nullable::Value(usage_to_wire(&usage))));
         }
     }
@@ -642,12 +702,15 @@ impl StreamEncode for StreamEncoder {
                 }
                 self.ensure_started(out);
             }
-            StreamEvent::BlockStart { block, .. } => {
+            StreamEvent::BlockStart { index, block } => {
                 self.ensure_started(out);
                 self.block = match block {
                     BlockStart::Text => EncBlock::Text,
                     BlockStart::Thinking => EncBlock::Thinking,
-                    BlockStart::RedactedThinking { .. } => EncBlock::Other,
+                    BlockStart::RedactedThinking { .. } => {
+                        self.notes.dropped(format!("content[{index}]"));
+                        EncBlock::Other
+                    }
                     BlockStart::ToolUse { id, name } => {
                         let tool = self.next_tool;
                         out.push(
@@ -657,9 +720,13 @@ impl StreamEncode for StreamEncoder {
                     }
                 };
             }
-            StreamEvent::Delta { delta, .. } => {
+            StreamEvent::Delta { index, delta } => {
                 self.ensure_started(out);
                 let chunk_delta = match (delta, self.block) {
+                    (Delta::Signature(_), _) => {
+                        self.notes.dropped(format!("content[{index}].signature"));
+                        return;
+                    }
                     (Delta::Text(text), _) if !text.is_empty() => ChunkDelta {
                         content: Nullable::Value(text.clone()),
                         ..ChunkDelta::default()
@@ -682,9 +749,14 @@ impl StreamEncode for StreamEncoder {
                 self.block = EncBlock::None;
             }
             StreamEvent::Finish {
-                stop_reason, usage, ..
+                stop_reason,
+                stop_sequence,
+                usage,
             } => {
                 self.ensure_started(out);
+                if stop_sequence.is_some() {
+                    self.notes.dropped("stop_sequence");
+                }
                 self.finish(stop_reason.as_ref(), *usage, out);
             }
             StreamEvent::End => {
@@ -701,6 +773,10 @@ impl StreamEncode for StreamEncoder {
                 self.done = true;
             }
         }
+    }
+
+    fn notes(&self) -> &[crate::Lossy] {
+        self.notes.as_slice()
     }
 }
 
@@ -1008,5 +1084,202 @@ mod tests {
                 json!({"error": {"message": "busy", "type": "overloaded_error", "param": null, "code": null}}),
             ]
         );
+    }
+
+    /// Decodes `chunks` followed by a finish chunk and `[DONE]`; returns the decoder's notes.
+    fn decoder_notes(chunks: &[Value]) -> Vec<crate::Lossy> {
+        let mut decoder = StreamDecoder::new();
+        let mut out = Vec::new();
+        let closing = [
+            sse(
+                json!({"id": "c1", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}),
+            ),
+            SseEvent::data("[DONE]"),
+        ];
+        for event in chunks.iter().cloned().map(sse).chain(closing) {
+            decoder.decode(&event, &mut out).unwrap();
+        }
+        decoder.finish(&mut out).unwrap();
+        decoder.notes().to_vec()
+    }
+
+    #[test]
+    fn decoder_notes_what_it_drops() {
+        use crate::Lossy;
+        let choice = |choice: Value| json!({"id": "c1", "model": "m", "choices": [choice]});
+        let cases: Vec<(&str, Vec<Value>, Vec<Lossy>)> = vec![
+            (
+                "plain text with null extras drops nothing",
+                vec![
+                    json!({"id": "c1", "model": "m", "system_fingerprint": null, "usage": null,
+                        "choices": [{"index": 0, "delta": {"role": "assistant", "content": "hi", "refusal": null}, "logprobs": null, "finish_reason": null}]}),
+                ],
+                vec![],
+            ),
+            (
+                "refusal carried as text",
+                vec![
+                    choice(json!({"index": 0, "delta": {"refusal": "I can't"}})),
+                    choice(json!({"index": 0, "delta": {"refusal": " help"}})),
+                ],
+                vec![Lossy::approximated("choices[0].delta.refusal")],
+            ),
+            (
+                "logprobs",
+                vec![choice(
+                    json!({"index": 0, "delta": {"content": "a"}, "logprobs": {"content": [{"token": "a", "logprob": -0.1}]}}),
+                )],
+                vec![Lossy::dropped("choices[0].logprobs")],
+            ),
+            (
+                "other choices",
+                vec![
+                    json!({"id": "c1", "choices": [{"index": 0, "delta": {"content": "a"}}, {"index": 1, "delta": {"content": "b"}}]}),
+                    json!({"id": "c1", "choices": [{"index": 1, "delta": {"content": "c"}}]}),
+                ],
+                vec![Lossy::dropped("choices[1]")],
+            ),
+            (
+                "unknown chunk, choice and delta fields",
+                vec![
+                    json!({"id": "c1", "system_fingerprint": "fp_1", "provider": "x",
+                        "choices": [{"index": 0, "native_finish_reason": "eos", "delta": {"content": "a", "audio": {"id": "au"}}}]}),
+                ],
+                vec![
+                    Lossy::dropped("system_fingerprint"),
+                    Lossy::dropped("provider"),
+                    Lossy::dropped("choices[0].native_finish_reason"),
+                    Lossy::dropped("choices[0].delta.audio"),
+                ],
+            ),
+            (
+                "unknown usage fields",
+                vec![
+                    json!({"id": "c1", "choices": [{"index": 0, "delta": {"content": "a"}}],
+                        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2, "cost": 0.1}}),
+                ],
+                vec![Lossy::dropped("usage.cost")],
+            ),
+            (
+                "unknown tool call fields and types",
+                vec![choice(json!({"index": 0, "delta": {"tool_calls": [
+                    {"index": 0, "id": "call_1", "type": "custom", "x_meta": 1,
+                        "function": {"name": "f", "arguments": "{}", "x_hint": "h"}},
+                    {"index": 0, "function": {"arguments": ""}},
+                ]}}))],
+                vec![
+                    Lossy::dropped("choices[0].delta.tool_calls[0].x_meta"),
+                    Lossy::dropped("choices[0].delta.tool_calls[0].function.x_hint"),
+                    Lossy::approximated("choices[0].delta.tool_calls[0].type"),
+                ],
+            ),
+        ];
+        for (name, chunks, want) in cases {
+            assert_eq!(decoder_notes(&chunks), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn decoder_notes_events_after_the_end() {
+        let mut decoder = StreamDecoder::new();
+        let mut out = Vec::new();
+        for data in [
+            json!({"id": "c1", "choices": [{"index": 0, "delta": {"content": "a"}, "finish_reason": "stop"}]}).to_string(),
+            "[DONE]".to_owned(),
+            "[DONE]".to_owned(),
+        ] {
+            decoder.decode(&SseEvent::data(data), &mut out).unwrap();
+        }
+        assert_eq!(decoder.notes(), []);
+        let late = json!({"id": "c1", "choices": [{"index": 0, "delta": {"content": "late"}}]});
+        decoder.decode(&sse(late), &mut out).unwrap();
+        assert_eq!(decoder.notes(), [crate::Lossy::dropped("event.after_end")]);
+    }
+
+    #[test]
+    fn encoder_notes_what_it_drops() {
+        use crate::canonical::Signature;
+        use crate::{Dialect, Lossy};
+        let thinking = vec![
+            StreamEvent::BlockStart {
+                index: 0,
+                block: BlockStart::Thinking,
+            },
+            StreamEvent::Delta {
+                index: 0,
+                delta: Delta::Thinking("t".into()),
+            },
+            StreamEvent::Delta {
+                index: 0,
+                delta: Delta::Signature(Signature {
+                    dialect: Dialect::Anthropic,
+                    value: "sig".into(),
+                }),
+            },
+            StreamEvent::BlockStop { index: 0 },
+        ];
+        let redacted = vec![
+            StreamEvent::BlockStart {
+                index: 1,
+                block: BlockStart::RedactedThinking {
+                    data: "d".into(),
+                    dialect: Dialect::Anthropic,
+                },
+            },
+            StreamEvent::BlockStop { index: 1 },
+        ];
+        let finish = |stop_reason: StopReason, stop_sequence: Option<&str>, usage| {
+            vec![
+                StreamEvent::Finish {
+                    stop_reason: Some(stop_reason),
+                    stop_sequence: stop_sequence.map(str::to_owned),
+                    usage,
+                },
+                StreamEvent::End,
+            ]
+        };
+        let cache_writes = canonical::Usage {
+            cache_creation_input_tokens: Some(7),
+            ..Default::default()
+        };
+        let cases: Vec<(&str, Vec<StreamEvent>, Vec<Lossy>)> = vec![
+            (
+                "plain end turn",
+                finish(StopReason::EndTurn, None, None),
+                vec![],
+            ),
+            (
+                "signature and redacted thinking",
+                [thinking, redacted, finish(StopReason::EndTurn, None, None)].concat(),
+                vec![
+                    Lossy::dropped("content[0].signature"),
+                    Lossy::dropped("content[1]"),
+                ],
+            ),
+            (
+                "pause turn and stop sequence",
+                finish(StopReason::PauseTurn, Some("END"), None),
+                vec![
+                    Lossy::dropped("stop_sequence"),
+                    Lossy::approximated("stop_reason"),
+                ],
+            ),
+            (
+                "cache writes",
+                finish(StopReason::EndTurn, None, Some(cache_writes)),
+                vec![Lossy::approximated("usage.cache_creation_input_tokens")],
+            ),
+        ];
+        for (name, events, want) in cases {
+            let mut enc = StreamEncoder::new(EncodeContext {
+                include_usage: true,
+                ..Default::default()
+            });
+            let mut out = Vec::new();
+            for e in std::iter::once(&start()).chain(&events) {
+                enc.encode(e, &mut out);
+            }
+            assert_eq!(enc.notes(), want, "{name}");
+        }
     }
 }

@@ -5,7 +5,10 @@
 //! line, `encrypted_content` as the signature at the end), a `function_call` item one tool-use block.
 //! Items of other types (`web_search_call` …) carry no block. `response.completed` /
 //! `response.incomplete` give `Finish` (stop reason, usage) and `End`; `response.failed` and `error`
-//! give `Error`.
+//! give `Error`. What has no canonical counterpart is reported by [`StreamDecode::notes`], each path
+//! once: items (`output[3].web_search_call`), content parts and annotations
+//! (`output[0].content[0].annotations`), unknown events (`event.response.web_search_call.searching`),
+//! and refusals, carried as text, as approximated (`output[0].content[0]`).
 //!
 //! The encoder emits the sequence the official SDKs accept: `response.created`,
 //! `response.in_progress`, then per block `output_item.added` (+ `content_part.added` /
@@ -22,7 +25,9 @@ use super::wire::{
     ContentPart, Event, FunctionCallItem, Item, MessageContent, Nullable, ReasoningItem,
     ReasoningPart, Response, ResponseError, TextPart,
 };
-use crate::canonical::{BlockStart, Delta, Signature, StopReason, StreamEvent, Usage};
+use crate::canonical::{
+    carries, BlockStart, Delta, NoteSet, Signature, StopReason, StreamEvent, Usage,
+};
 use crate::{DecodeError, Dialect, EncodeContext, SseEvent, StreamDecode, StreamEncode};
 
 const DIALECT: &str = "responses";
@@ -67,6 +72,7 @@ struct Open {
 /// Decodes Responses SSE events into canonical stream events, incrementally.
 #[derive(Debug, Default)]
 pub struct StreamDecoder {
+    notes: NoteSet,
     started: bool,
     finished: bool,
     next_index: usize,
@@ -137,10 +143,84 @@ impl StreamDecoder {
         out.push(StreamEvent::Delta { index, delta });
     }
 
+    /// Notes what an event carries that the canonical stream cannot.
+    fn note_event(&mut self, event: &Event) {
+        match event {
+            Event::OutputItemAdded(e) | Event::OutputItemDone(e) => {
+                self.note_item(e.output_index, &e.item);
+            }
+            Event::ContentPartAdded(e) | Event::ContentPartDone(e) => {
+                let content_index = e.content_index.as_option().copied().unwrap_or(0);
+                self.note_part(e.output_index, content_index, &e.part);
+            }
+            Event::OutputTextDelta(e) if e.extra.get("logprobs").is_some_and(carries) => {
+                let path = part_path(e.output_index, e.content_index.as_option().copied());
+                self.notes.dropped(format!("{path}.logprobs"));
+            }
+            Event::RefusalDelta(e) => {
+                let path = part_path(e.output_index, e.content_index.as_option().copied());
+                self.notes.approximated(path);
+            }
+            Event::RefusalDone(e) => {
+                let path = part_path(e.output_index, e.content_index.as_option().copied());
+                self.notes.approximated(path);
+            }
+            Event::Completed(e) | Event::Incomplete(e) => {
+                if let Some(usage) = e.response.usage.as_option() {
+                    self.notes.dropped_extra("usage", &usage.extra);
+                }
+            }
+            Event::Other(_) => {
+                let kind = event.type_name().unwrap_or("unknown");
+                self.notes.dropped(format!("event.{kind}"));
+            }
+            _ => {}
+        }
+    }
+
+    fn note_item(&mut self, output_index: u64, item: &Item) {
+        match item {
+            Item::Message(m) => {
+                if let MessageContent::Parts(parts) = &m.content {
+                    for (k, part) in parts.iter().enumerate() {
+                        self.note_part(output_index, k as u64, part);
+                    }
+                }
+            }
+            Item::FunctionCall(_) | Item::Reasoning(_) => {}
+            Item::FunctionCallOutput(_) | Item::Other(_) => {
+                let kind = item.type_name().unwrap_or("unknown");
+                self.notes.dropped(format!("output[{output_index}].{kind}"));
+            }
+        }
+    }
+
+    fn note_part(&mut self, output_index: u64, content_index: u64, part: &ContentPart) {
+        let path = part_path(output_index, Some(content_index));
+        match part {
+            ContentPart::OutputText(t) => {
+                if t.annotations.as_option().is_some_and(|a| !a.is_empty()) {
+                    self.notes.dropped(format!("{path}.annotations"));
+                }
+                if t.extra.get("logprobs").is_some_and(carries) {
+                    self.notes.dropped(format!("{path}.logprobs"));
+                }
+            }
+            ContentPart::Refusal(_) => self.notes.approximated(path),
+            other => {
+                let kind = other.type_name().unwrap_or("unknown");
+                self.notes.dropped(format!("{path}.{kind}"));
+            }
+        }
+    }
+
     fn handle(&mut self, event: Event, out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
         if self.finished {
+            // Whatever follows the end of the response is ignored, but not silently.
+            self.notes.dropped("event.after_end");
             return Ok(());
         }
+        self.note_event(&event);
         let is_start = matches!(
             event,
             Event::Created(_) | Event::Queued(_) | Event::InProgress(_) | Event::Error(_)
@@ -444,6 +524,14 @@ impl StreamDecoder {
     }
 }
 
+/// The path of a message content part: `output[0].content[1]`.
+fn part_path(output_index: u64, content_index: Option<u64>) -> String {
+    format!(
+        "output[{output_index}].content[{}]",
+        content_index.unwrap_or(0)
+    )
+}
+
 /// The text a reasoning item carries: summary parts joined by a blank line, else its raw content.
 fn reasoning_text(r: &ReasoningItem) -> String {
     let join = |parts: &Nullable<Vec<ReasoningPart>>| {
@@ -496,6 +584,10 @@ impl StreamDecode for StreamDecoder {
             Err(protocol("stream ended before response.completed"))
         }
     }
+
+    fn notes(&self) -> &[crate::Lossy] {
+        self.notes.as_slice()
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -527,8 +619,14 @@ enum Building {
 }
 
 /// Encodes canonical stream events as Responses SSE events.
+///
+/// What the Responses wire cannot carry is reported by [`StreamEncode::notes`] under canonical paths:
+/// another vendor's encrypted reasoning (`content[1]`) or signature (`content[0].signature`), the
+/// stop sequence, a stop reason without an exact status (`stop_reason`), cache writes folded into
+/// input tokens.
 #[derive(Debug)]
 pub struct StreamEncoder {
+    notes: NoteSet,
     ctx: EncodeContext,
     seq: u64,
     id: String,
@@ -545,6 +643,7 @@ impl StreamEncoder {
         Self {
             id: ctx.id.clone(),
             model: ctx.model.clone(),
+            notes: NoteSet::default(),
             ctx,
             seq: 0,
             output: Vec::new(),
@@ -607,7 +706,7 @@ impl StreamEncoder {
         }
     }
 
-    fn block_start(&mut self, block: &BlockStart, out: &mut Vec<SseEvent>) {
+    fn block_start(&mut self, index: usize, block: &BlockStart, out: &mut Vec<SseEvent>) {
         self.close(out);
         let output_index = self.output.len();
         let building = match block {
@@ -667,7 +766,10 @@ impl StreamEncoder {
                     encrypted: Some(data.clone()),
                 }
             }
-            BlockStart::RedactedThinking { .. } => Building::Skipped,
+            BlockStart::RedactedThinking { .. } => {
+                self.notes.dropped(format!("content[{index}]"));
+                Building::Skipped
+            }
             BlockStart::ToolUse { id, name } => {
                 let item_id = item_id("fc", &self.id, output_index);
                 self.emit(
@@ -689,7 +791,7 @@ impl StreamEncoder {
         self.open = Some(building);
     }
 
-    fn delta(&mut self, delta: &Delta, out: &mut Vec<SseEvent>) {
+    fn delta(&mut self, index: usize, delta: &Delta, out: &mut Vec<SseEvent>) {
         let mut open = self.open.take();
         match (&mut open, delta) {
             (
@@ -759,6 +861,9 @@ impl StreamEncoder {
                 );
             }
             // A signature of another vendor, or a delta that does not fit the open block.
+            (_, Delta::Signature(_)) => {
+                self.notes.dropped(format!("content[{index}].signature"));
+            }
             _ => {}
         }
         self.open = open;
@@ -867,6 +972,15 @@ impl StreamEncoder {
     ) {
         self.ensure_started(out);
         self.close(out);
+        if matches!(
+            stop,
+            Some(StopReason::PauseTurn | StopReason::Refusal | StopReason::Other(_))
+        ) {
+            self.notes.approximated("stop_reason");
+        }
+        if usage.is_some_and(|u| u.cache_creation_input_tokens.is_some_and(|n| n > 0)) {
+            self.notes.approximated("usage.cache_creation_input_tokens");
+        }
         let (status, incomplete_details) = status_for(stop);
         let mut response = self.response(status);
         response.incomplete_details = incomplete_details;
@@ -895,15 +1009,22 @@ impl StreamEncode for StreamEncoder {
         }
         match event {
             StreamEvent::Start { id, model, .. } => self.start(id, model, out),
-            StreamEvent::BlockStart { block, .. } => {
+            StreamEvent::BlockStart { index, block } => {
                 self.ensure_started(out);
-                self.block_start(block, out);
+                self.block_start(*index, block, out);
             }
-            StreamEvent::Delta { delta, .. } => self.delta(delta, out),
+            StreamEvent::Delta { index, delta } => self.delta(*index, delta, out),
             StreamEvent::BlockStop { .. } => self.close(out),
             StreamEvent::Finish {
-                stop_reason, usage, ..
-            } => self.finish(stop_reason.as_ref(), usage.as_ref(), out),
+                stop_reason,
+                stop_sequence,
+                usage,
+            } => {
+                if stop_sequence.is_some() {
+                    self.notes.dropped("stop_sequence");
+                }
+                self.finish(stop_reason.as_ref(), usage.as_ref(), out);
+            }
             StreamEvent::End => self.finish(None, None, out),
             StreamEvent::Ping => {}
             StreamEvent::Error { kind, message } => {
@@ -930,6 +1051,10 @@ impl StreamEncode for StreamEncoder {
                 self.done = true;
             }
         }
+    }
+
+    fn notes(&self) -> &[crate::Lossy] {
+        self.notes.as_slice()
     }
 }
 
@@ -1175,5 +1300,229 @@ mod tests {
         assert_eq!(last["response"]["model"], json!("gpt"));
         assert_eq!(last["response"]["error"]["code"], json!("overloaded_error"));
         assert_eq!(last["response"]["output"][0]["id"], json!("msg_ctx_0"));
+    }
+
+    /// Decodes `created`, `events`, then `response.completed` with `usage`; returns the notes.
+    fn decoder_notes(events: Vec<Value>, usage: Value) -> Vec<crate::Lossy> {
+        let mut dec = StreamDecoder::new();
+        let mut out = Vec::new();
+        let completed = json!({"type": "response.completed", "response": {"id": "resp_1",
+            "status": "completed", "usage": usage}});
+        for e in std::iter::once(created()).chain(events).chain([completed]) {
+            dec.decode(&sse(e), &mut out).unwrap();
+        }
+        dec.finish(&mut out).unwrap();
+        dec.notes().to_vec()
+    }
+
+    #[test]
+    fn decoder_notes_what_it_drops() {
+        use crate::Lossy;
+        let usage = json!({"input_tokens": 1, "output_tokens": 1});
+        let text_part = |annotations: Value| {
+            json!({"type": "response.content_part.done", "item_id": "msg_1", "output_index": 1,
+                "content_index": 0, "part": {"type": "output_text", "text": "x", "annotations": annotations}})
+        };
+        let cases: Vec<(&str, Vec<Value>, Value, Vec<Lossy>)> = vec![
+            (
+                "text with empty annotations drops nothing",
+                vec![
+                    json!({"type": "response.output_text.delta", "item_id": "msg_1", "output_index": 0,
+                        "content_index": 0, "delta": "hi", "logprobs": []}),
+                    text_part(json!([])),
+                ],
+                usage.clone(),
+                vec![],
+            ),
+            (
+                "web search call item and its events",
+                vec![
+                    json!({"type": "response.output_item.added", "output_index": 3,
+                        "item": {"type": "web_search_call", "id": "ws_1", "status": "in_progress"}}),
+                    json!({"type": "response.web_search_call.searching", "output_index": 3, "item_id": "ws_1"}),
+                    json!({"type": "response.output_item.done", "output_index": 3,
+                        "item": {"type": "web_search_call", "id": "ws_1", "status": "completed"}}),
+                ],
+                usage.clone(),
+                vec![
+                    Lossy::dropped("output[3].web_search_call"),
+                    Lossy::dropped("event.response.web_search_call.searching"),
+                ],
+            ),
+            (
+                "annotations",
+                vec![
+                    json!({"type": "response.output_text.annotation.added", "output_index": 1,
+                        "content_index": 0, "annotation": {"type": "url_citation"}}),
+                    text_part(json!([{"type": "url_citation", "url": "u"}])),
+                ],
+                usage.clone(),
+                vec![
+                    Lossy::dropped("event.response.output_text.annotation.added"),
+                    Lossy::dropped("output[1].content[0].annotations"),
+                ],
+            ),
+            (
+                "refusal carried as text",
+                vec![
+                    json!({"type": "response.content_part.added", "item_id": "msg_1", "output_index": 0,
+                        "content_index": 0, "part": {"type": "refusal", "refusal": ""}}),
+                    json!({"type": "response.refusal.delta", "item_id": "msg_1", "output_index": 0,
+                        "content_index": 0, "delta": "no"}),
+                    json!({"type": "response.refusal.done", "item_id": "msg_1", "output_index": 0,
+                        "content_index": 0, "refusal": "no"}),
+                ],
+                usage.clone(),
+                vec![Lossy::approximated("output[0].content[0]")],
+            ),
+            (
+                "logprobs",
+                vec![
+                    json!({"type": "response.output_text.delta", "item_id": "msg_1", "output_index": 0,
+                    "content_index": 0, "delta": "hi", "logprobs": [{"token": "hi", "logprob": -1.0}]}),
+                ],
+                usage.clone(),
+                vec![Lossy::dropped("output[0].content[0].logprobs")],
+            ),
+            (
+                "function call output item",
+                vec![
+                    json!({"type": "response.output_item.done", "output_index": 0,
+                    "item": {"type": "function_call_output", "call_id": "c", "output": "x"}}),
+                ],
+                usage,
+                vec![Lossy::dropped("output[0].function_call_output")],
+            ),
+            (
+                "unknown usage fields",
+                vec![],
+                json!({"input_tokens": 1, "output_tokens": 1, "cost": 0.2}),
+                vec![Lossy::dropped("usage.cost")],
+            ),
+        ];
+        for (name, events, usage, want) in cases {
+            assert_eq!(decoder_notes(events, usage), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn decoder_notes_events_after_the_end() {
+        let mut dec = StreamDecoder::new();
+        let mut out = Vec::new();
+        let completed = json!({"type": "response.completed", "response": {"id": "resp_1", "status": "completed"}});
+        for e in [created(), completed] {
+            dec.decode(&sse(e), &mut out).unwrap();
+        }
+        dec.decode(&SseEvent::data("[DONE]"), &mut out).unwrap();
+        assert_eq!(dec.notes(), []);
+        let late = json!({"type": "response.output_text.delta", "item_id": "m", "output_index": 0, "delta": "x"});
+        dec.decode(&sse(late), &mut out).unwrap();
+        assert_eq!(dec.notes(), [crate::Lossy::dropped("event.after_end")]);
+    }
+
+    #[test]
+    fn encoder_notes_what_it_drops() {
+        use crate::Lossy;
+        let start = StreamEvent::Start {
+            id: "resp_1".into(),
+            model: "m".into(),
+            usage: None,
+        };
+        let thinking = |index: usize, dialect: Dialect| {
+            vec![
+                StreamEvent::BlockStart {
+                    index,
+                    block: BlockStart::Thinking,
+                },
+                StreamEvent::Delta {
+                    index,
+                    delta: Delta::Thinking("t".into()),
+                },
+                StreamEvent::Delta {
+                    index,
+                    delta: Delta::Signature(Signature {
+                        dialect,
+                        value: "sig".into(),
+                    }),
+                },
+                StreamEvent::BlockStop { index },
+            ]
+        };
+        let redacted = |index: usize, dialect: Dialect| {
+            vec![
+                StreamEvent::BlockStart {
+                    index,
+                    block: BlockStart::RedactedThinking {
+                        data: "d".into(),
+                        dialect,
+                    },
+                },
+                StreamEvent::BlockStop { index },
+            ]
+        };
+        let finish = |stop_reason: StopReason, stop_sequence: Option<&str>, usage| {
+            vec![
+                StreamEvent::Finish {
+                    stop_reason: Some(stop_reason),
+                    stop_sequence: stop_sequence.map(str::to_owned),
+                    usage,
+                },
+                StreamEvent::End,
+            ]
+        };
+        let end_turn = finish(StopReason::EndTurn, None, None);
+        let cases: Vec<(&str, Vec<StreamEvent>, Vec<Lossy>)> = vec![
+            (
+                "own reasoning",
+                [
+                    thinking(0, Dialect::Responses),
+                    redacted(1, Dialect::Responses),
+                    end_turn.clone(),
+                ]
+                .concat(),
+                vec![],
+            ),
+            (
+                "another vendor's reasoning",
+                [
+                    thinking(0, Dialect::Anthropic),
+                    redacted(1, Dialect::Anthropic),
+                    end_turn,
+                ]
+                .concat(),
+                vec![
+                    Lossy::dropped("content[0].signature"),
+                    Lossy::dropped("content[1]"),
+                ],
+            ),
+            (
+                "stop sequence and pause turn",
+                finish(StopReason::PauseTurn, Some("END"), None),
+                vec![
+                    Lossy::dropped("stop_sequence"),
+                    Lossy::approximated("stop_reason"),
+                ],
+            ),
+            (
+                "cache writes",
+                finish(
+                    StopReason::EndTurn,
+                    None,
+                    Some(Usage {
+                        cache_creation_input_tokens: Some(3),
+                        ..Default::default()
+                    }),
+                ),
+                vec![Lossy::approximated("usage.cache_creation_input_tokens")],
+            ),
+        ];
+        for (name, events, want) in cases {
+            let mut enc = StreamEncoder::new(EncodeContext::default());
+            let mut out = Vec::new();
+            for e in std::iter::once(&start).chain(&events) {
+                enc.encode(e, &mut out);
+            }
+            assert_eq!(enc.notes(), want, "{name}");
+        }
     }
 }
