@@ -7,6 +7,7 @@ use std::io::Write;
 use anvil_mock_upstream::{serve, MockState};
 use anyhow::{bail, Context};
 use tokio::net::TcpListener;
+use tokio::signal::unix::{signal, SignalKind};
 
 fn parse_args() -> anyhow::Result<(String, u16)> {
     let mut host = "127.0.0.1".to_owned();
@@ -43,12 +44,14 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot bind {host}:{port}"))?;
     let addr = listener.local_addr()?;
+    // handlers first: a SIGTERM right after the readiness line must still exit cleanly
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sigint = signal(SignalKind::interrupt())?;
     println!("listening on http://{addr}");
     std::io::stdout().flush()?;
-    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         () = serve(listener, MockState::new()) => {}
-        _ = tokio::signal::ctrl_c() => {}
+        _ = sigint.recv() => {}
         _ = sigterm.recv() => {}
     }
     Ok(())
