@@ -530,6 +530,12 @@ async fn run_pump(
             break "ok";
         }
     };
+    if let Pump::Translate(translator) = &pump {
+        let notes = translator.notes();
+        if !notes.is_empty() {
+            tracing::debug!(request_id = %log.request_id, lossy = ?notes, "stream translation dropped or approximated fields");
+        }
+    }
     log.done(200, sent, outcome);
 }
 
