@@ -26,14 +26,16 @@ def mock(mock_url: str) -> Mock:
     return m
 
 
-@pytest.fixture
+# one client of each SDK for the whole run, as a long-lived application would keep (its
+# connection pool included: a stream broken by an earlier test must not poison later ones)
+@pytest.fixture(scope="session")
 def anthropic_client(mock_url: str) -> anthropic.Anthropic:
     return anthropic.Anthropic(
         base_url=base_url(), api_key=CLIENT_KEY, timeout=CLIENT_TIMEOUT, max_retries=0
     )
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def openai_client(mock_url: str) -> openai.OpenAI:
     return openai.OpenAI(
         base_url=base_url() + "/v1", api_key=CLIENT_KEY, timeout=CLIENT_TIMEOUT, max_retries=0

@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 
 import surfaces
-from harness import assert_same_usage, combos, upstream_dialect
+from wire import DIALECT_PATHS
+from harness import assert_same_usage, combos, router_only, upstream_dialect
 
 DEFAULT_TEXT = "Hello from the mock upstream."
 #: the tool result sent back (non-ASCII on purpose)
@@ -81,3 +82,23 @@ def test_reasoning(mock, surface_of, surface, tier, mode):
     assert ex.client.reasoning == ex.upstream.reasoning
     assert ex.client.text == ex.upstream.text == DEFAULT_TEXT
     assert_same_usage(ex)
+
+
+@router_only("the x-anvil-* response headers")
+@pytest.mark.parametrize("surface,tier,mode", combos(modes=("create",)))
+def test_router_headers(mock, anthropic_client, openai_client, surface, tier, mode):
+    """The pinned tier serves the request and says so in `x-anvil-tier`."""
+    history = [{"role": "user", "content": "Which tier answers?"}]
+    if surface == "anthropic-messages":
+        raw = anthropic_client.messages.with_raw_response.create(
+            model=tier, max_tokens=64, messages=history
+        )
+    elif surface == "openai-chat":
+        raw = openai_client.chat.completions.with_raw_response.create(model=tier, messages=history)
+    else:
+        raw = openai_client.responses.with_raw_response.create(model=tier, input=history)
+    assert raw.headers.get("x-anvil-tier") == tier
+    assert raw.headers.get("x-anvil-request-id")
+    raw.parse()  # the body is a valid object of the SDK's type
+    path = DIALECT_PATHS[upstream_dialect(surface, tier)]
+    assert [r.get("path") for r in mock.new_requests() if r.get("method") == "POST"] == [path]
