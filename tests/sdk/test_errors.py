@@ -10,7 +10,7 @@ import openai
 import pytest
 
 import surfaces
-from harness import CROSS_DIALECT_SKIP, DIRECT, combos, router_only, upstream_dialect
+from harness import CROSS_DIALECT_SKIP, DIRECT, TIERS, combos, router_only, upstream_dialect
 from wire import DIALECT_PATHS
 
 STATUS_CASES = [
@@ -41,8 +41,8 @@ def test_upstream_status(mock, surface_of, surface, tier, mode, code, an_error, 
         s.call(mode, tier, s.user(f"Fail please. MOCK:status={code}"))
     assert info.value.status_code == code
     _assert_envelope(s.dialect, info.value)
-    sent = [r for r in mock.new_requests() if r.get("path") == surfaces_path(surface, tier)]
-    assert sent, "the request never reached the upstream"
+    paths = {r.get("path") for r in mock.new_requests() if r.get("method") == "POST"}
+    assert paths == {surfaces_path(surface, tier)}, f"upstream requests went to {paths}"
 
 
 def surfaces_path(surface: str, tier: str) -> str:
@@ -62,6 +62,9 @@ def test_missing_max_tokens(mock, anthropic_client, tier):
     assert info.value.status_code == 400
     _assert_envelope("anthropic", info.value)
     assert info.value.body["error"]["type"] == "invalid_request_error"
+    tier_path = DIALECT_PATHS["anthropic" if DIRECT else TIERS[tier]]
+    wrong = [r.get("path") for r in mock.new_requests() if r.get("path") != tier_path]
+    assert wrong == [], f"requests went to paths other than the tier's {tier_path}: {wrong}"
 
 
 MALFORMED = b'{"model": "oa", "messages": [ {"role": "user", '
@@ -113,7 +116,10 @@ def test_midstream_failure_raises(mock, surface_of, surface, tier, mode, directi
         )
         assert summary.errors, f"the stream ended without an error event: {summary}"
         assert not summary.completed, "a broken stream was reported as completed"
-    assert mock.new_requests(), "the request never reached the upstream"
+    upstream = [r for r in mock.new_requests() if r.get("method") == "POST"]
+    assert [(r.get("path"), (r.get("body") or {}).get("stream")) for r in upstream] == [
+        (surfaces_path(surface, tier), True)
+    ], "expected one streamed upstream request on the tier's path"
 
     # the next request on the same client succeeds
     after = s.call("create", tier, s.user("Are you still there?"))
