@@ -16,7 +16,7 @@ from wire import DIALECT_PATHS
 STATUS_CASES = [
     (429, anthropic.RateLimitError, openai.RateLimitError),
     (500, anthropic.InternalServerError, openai.InternalServerError),
-    (503, anthropic.InternalServerError, openai.InternalServerError),
+    (503, anthropic.ServiceUnavailableError, openai.InternalServerError),
 ]
 
 
