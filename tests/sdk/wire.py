@@ -302,8 +302,16 @@ def summarize_wire(dialect: str, body: bytes, streamed: bool) -> Summary:
             dialect
         ](events)
     obj = json.loads(body)
-    return {
+    s = {
         "anthropic": anthropic_message,
         "openai": openai_completion,
         "responses": responses_response,
     }[dialect](obj)
+    for tc in s.tool_calls:
+        if tc.args_raw is None:
+            # a non-streamed Anthropic `input` object: recover the exact text the mock wrote
+            # for it when it is the compact serialization (as serde_json writes it)
+            compact = json.dumps(tc.args_obj, ensure_ascii=False, separators=(",", ":"))
+            if compact.encode("utf-8") in body:
+                tc.args_raw = compact
+    return s
