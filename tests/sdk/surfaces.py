@@ -30,6 +30,23 @@ TOOL_SCHEMA = {
     "required": ["location"],
     "additionalProperties": False,
 }
+#: the tools a request may offer, in order: (name, description, JSON schema)
+TOOL_DEFS = [
+    (TOOL_NAME, TOOL_DESCRIPTION, TOOL_SCHEMA),
+    (
+        "get_time",
+        "Get the local time in a timezone.",
+        {
+            "type": "object",
+            "properties": {
+                "timezone": {"type": "string", "description": "IANA timezone"},
+                "utc": {"type": "boolean"},
+            },
+            "required": ["timezone", "utc"],
+            "additionalProperties": False,
+        },
+    ),
+]
 
 _ANTHROPIC_RAW_EVENTS = {
     "message_start",
@@ -68,13 +85,13 @@ class Surface:
     #: the tier whose upstream speaks the same dialect
     native_tier: str
 
-    def call(self, mode: str, model: str, history: list, tools: bool = False) -> Summary:
+    def call(self, mode: str, model: str, history: list, tools: int = 0) -> Summary:
         raise NotImplementedError
 
     def user(self, text: str) -> list:
         return [{"role": "user", "content": text}]
 
-    def with_tool_result(self, history: list, answer: Summary, result: str) -> list:
+    def with_tool_result(self, history: list, answer: Summary, results: list[str]) -> list:
         raise NotImplementedError
 
 
@@ -86,13 +103,13 @@ class AnthropicMessages(Surface):
     def __init__(self, client: anthropic.Anthropic):
         self.client = client
 
-    def tools(self) -> list:
-        return [{"name": TOOL_NAME, "description": TOOL_DESCRIPTION, "input_schema": TOOL_SCHEMA}]
+    def tools(self, n: int) -> list:
+        return [{"name": name, "description": d, "input_schema": schema} for name, d, schema in TOOL_DEFS[:n]]
 
-    def call(self, mode: str, model: str, history: list, tools: bool = False) -> Summary:
+    def call(self, mode: str, model: str, history: list, tools: int = 0) -> Summary:
         kw: dict[str, Any] = {"model": model, "max_tokens": 256, "messages": history}
         if tools:
-            kw["tools"] = self.tools()
+            kw["tools"] = self.tools(tools)
         c = self.client
         if mode == "create":
             return wire.anthropic_message(dump(c.messages.create(**kw)))
@@ -109,7 +126,7 @@ class AnthropicMessages(Surface):
         _cross_check(streamed, wire.anthropic_message(dump(final)))
         return streamed
 
-    def with_tool_result(self, history: list, answer: Summary, result: str) -> list:
+    def with_tool_result(self, history: list, answer: Summary, results: list[str]) -> list:
         content: list[dict] = []
         if answer.text:
             content.append({"type": "text", "text": answer.text})
@@ -117,13 +134,13 @@ class AnthropicMessages(Surface):
             {"type": "tool_use", "id": t.id, "name": t.name, "input": t.args_obj}
             for t in answer.tool_calls
         ]
-        results = [
-            {"type": "tool_result", "tool_use_id": t.id, "content": result}
-            for t in answer.tool_calls
+        blocks = [
+            {"type": "tool_result", "tool_use_id": t.id, "content": r}
+            for t, r in zip(answer.tool_calls, results, strict=True)
         ]
         return history + [
             {"role": "assistant", "content": content},
-            {"role": "user", "content": results},
+            {"role": "user", "content": blocks},
         ]
 
 
@@ -135,23 +152,19 @@ class ChatCompletions(Surface):
     def __init__(self, client: openai.OpenAI):
         self.client = client
 
-    def tools(self) -> list:
+    def tools(self, n: int) -> list:
         return [
             {
                 "type": "function",
-                "function": {
-                    "name": TOOL_NAME,
-                    "description": TOOL_DESCRIPTION,
-                    "parameters": TOOL_SCHEMA,
-                    "strict": True,
-                },
+                "function": {"name": name, "description": d, "parameters": schema, "strict": True},
             }
+            for name, d, schema in TOOL_DEFS[:n]
         ]
 
-    def call(self, mode: str, model: str, history: list, tools: bool = False) -> Summary:
+    def call(self, mode: str, model: str, history: list, tools: int = 0) -> Summary:
         kw: dict[str, Any] = {"model": model, "max_tokens": 256, "messages": history}
         if tools:
-            kw["tools"] = self.tools()
+            kw["tools"] = self.tools(tools)
         c = self.client
         if mode == "create":
             return wire.openai_completion(dump(c.chat.completions.create(**kw)))
@@ -174,7 +187,7 @@ class ChatCompletions(Surface):
         assert [t.args_raw for t in final_s.tool_calls] == [t.args_raw for t in s.tool_calls]
         return s
 
-    def with_tool_result(self, history: list, answer: Summary, result: str) -> list:
+    def with_tool_result(self, history: list, answer: Summary, results: list[str]) -> list:
         assistant = {
             "role": "assistant",
             "content": answer.text or None,
@@ -187,8 +200,11 @@ class ChatCompletions(Surface):
                 for t in answer.tool_calls
             ],
         }
-        results = [{"role": "tool", "tool_call_id": t.id, "content": result} for t in answer.tool_calls]
-        return history + [assistant] + results
+        messages = [
+            {"role": "tool", "tool_call_id": t.id, "content": r}
+            for t, r in zip(answer.tool_calls, results, strict=True)
+        ]
+        return history + [assistant] + messages
 
 
 class Responses(Surface):
@@ -199,21 +215,16 @@ class Responses(Surface):
     def __init__(self, client: openai.OpenAI):
         self.client = client
 
-    def tools(self) -> list:
+    def tools(self, n: int) -> list:
         return [
-            {
-                "type": "function",
-                "name": TOOL_NAME,
-                "description": TOOL_DESCRIPTION,
-                "parameters": TOOL_SCHEMA,
-                "strict": True,
-            }
+            {"type": "function", "name": name, "description": d, "parameters": schema, "strict": True}
+            for name, d, schema in TOOL_DEFS[:n]
         ]
 
-    def call(self, mode: str, model: str, history: list, tools: bool = False) -> Summary:
+    def call(self, mode: str, model: str, history: list, tools: int = 0) -> Summary:
         kw: dict[str, Any] = {"model": model, "max_output_tokens": 256, "input": history}
         if tools:
-            kw["tools"] = self.tools()
+            kw["tools"] = self.tools(tools)
         c = self.client
         if mode == "create":
             return wire.responses_response(dump(c.responses.create(**kw)))
@@ -227,7 +238,7 @@ class Responses(Surface):
         _cross_check(s, wire.responses_response(dump(final)))
         return s
 
-    def with_tool_result(self, history: list, answer: Summary, result: str) -> list:
+    def with_tool_result(self, history: list, answer: Summary, results: list[str]) -> list:
         items: list[dict] = []
         if answer.text:
             items.append({"role": "assistant", "content": answer.text})
@@ -235,8 +246,8 @@ class Responses(Surface):
             items.append(
                 {"type": "function_call", "call_id": t.id, "name": t.name, "arguments": t.args_raw}
             )
-        for t in answer.tool_calls:
-            items.append({"type": "function_call_output", "call_id": t.id, "output": result})
+        for t, r in zip(answer.tool_calls, results, strict=True):
+            items.append({"type": "function_call_output", "call_id": t.id, "output": r})
         return history + items
 
 

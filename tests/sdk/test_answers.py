@@ -32,38 +32,54 @@ def test_plain_text(mock, surface_of, surface, tier, mode):
     assert_same_usage(ex)
 
 
+ROUND_TRIPS = [
+    # (directive, tools offered, text before the calls, results sent back)
+    pytest.param("MOCK:tool", 1, "", [TOOL_RESULT], id="one-call"),
+    pytest.param("MOCK:tools2", 2, "Calling two tools.", ["rain", TOOL_RESULT], id="two-calls"),
+]
+
+
+@pytest.mark.parametrize("directive,n_tools,preamble,results", ROUND_TRIPS)
 @pytest.mark.parametrize("surface,tier,mode", combos())
-def test_tool_round_trip(mock, surface_of, surface, tier, mode):
+def test_tool_round_trip(mock, surface_of, surface, tier, mode, directive, n_tools, preamble, results):
     s = surface_of(surface)
     dialect = upstream_dialect(surface, tier)
-    history = s.user("What is the weather in Paris? MOCK:tool")
+    history = s.user(f"What is the weather in Paris? {directive}")
+    offered_defs = [(name, schema) for name, _, schema in surfaces.TOOL_DEFS[:n_tools]]
 
-    # 1. the call with tools: the client gets a well-formed tool call
-    first = mock.exchange(dialect, lambda: s.call(mode, tier, history, tools=True))
+    # 1. the call with tools: the client gets well-formed tool calls
+    first = mock.exchange(dialect, lambda: s.call(mode, tier, history, tools=n_tools))
     offered = surfaces.upstream_tools(dialect, first.upstream_request["body"])
-    assert offered == [(surfaces.TOOL_NAME, surfaces.TOOL_SCHEMA)], (
-        f"the upstream was offered {offered}"
-    )
-    assert len(first.upstream.tool_calls) == 1, "the mock did not answer with a tool call"
-    assert len(first.client.tool_calls) == 1, f"client got {first.client.tool_calls}"
-    got, sent = first.client.tool_calls[0], first.upstream.tool_calls[0]
-    assert got.name == surfaces.TOOL_NAME
-    assert isinstance(got.id, str) and got.id
-    assert isinstance(got.args_obj, dict)
-    assert set(surfaces.TOOL_SCHEMA["required"]) <= set(got.args_obj)
-    got.same_args_as(sent)
+    assert offered == offered_defs, f"the upstream was offered {offered}"
+    assert len(first.upstream.tool_calls) == len(results), "the mock did not call the tools"
+    assert len(first.client.tool_calls) == len(results), f"client got {first.client.tool_calls}"
+    assert first.client.text == first.upstream.text == preamble
+    # the mock calls the offered tools in order, one call each
+    for got, sent, (name, schema) in zip(
+        first.client.tool_calls, first.upstream.tool_calls, offered_defs, strict=True
+    ):
+        assert got.name == sent.name == name
+        assert isinstance(got.id, str) and got.id
+        assert isinstance(got.args_obj, dict)
+        assert set(schema["required"]) <= set(got.args_obj)
+        got.same_args_as(sent)
+    assert len({t.id for t in first.client.tool_calls}) == len(results), "tool call ids repeat"
     expected_stop = {"anthropic": "tool_use", "openai": "tool_calls", "responses": "completed"}
     assert first.client.stop == expected_stop[s.dialect]
     assert first.client.completed
     assert_same_usage(first)
 
-    # 2. the call with the tool result: the upstream sees it, the client gets the answer
-    history = s.with_tool_result(history, first.client, TOOL_RESULT)
-    second = mock.exchange(dialect, lambda: s.call(mode, tier, history, tools=True))
+    # 2. the call with the tool results: the upstream sees them, the client gets the answer
+    history = s.with_tool_result(history, first.client, results)
+    second = mock.exchange(dialect, lambda: s.call(mode, tier, history, tools=n_tools))
     body = second.upstream_request["body"]
-    assert surfaces.upstream_tool_results(dialect, body) == [(got.id, TOOL_RESULT)]
-    assert surfaces.upstream_tool_calls(dialect, body) == [(got.id, got.name, got.args_obj)]
-    assert second.client.text == f"Tool said: {TOOL_RESULT}"
+    calls = first.client.tool_calls
+    assert surfaces.upstream_tool_results(dialect, body) == [
+        (t.id, r) for t, r in zip(calls, results)
+    ]
+    assert surfaces.upstream_tool_calls(dialect, body) == [(t.id, t.name, t.args_obj) for t in calls]
+    # the mock answers from the last tool result
+    assert second.client.text == second.upstream.text == f"Tool said: {results[-1]}"
     assert second.client.tool_calls == []
     assert second.client.completed
     assert_same_usage(second)
