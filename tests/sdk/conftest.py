@@ -30,9 +30,7 @@ def mock(mock_url: str) -> Mock:
 # connection pool included: a stream broken by an earlier test must not poison later ones)
 @pytest.fixture(scope="session")
 def anthropic_client(mock_url: str) -> anthropic.Anthropic:
-    return anthropic.Anthropic(
-        base_url=base_url(), api_key=CLIENT_KEY, timeout=CLIENT_TIMEOUT, max_retries=0
-    )
+    return anthropic.Anthropic(base_url=base_url(), api_key=CLIENT_KEY, timeout=CLIENT_TIMEOUT, max_retries=0)
 
 
 @pytest.fixture(scope="session")

@@ -7,10 +7,7 @@ import os
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from typing import Any, Optional
 
-import anthropic
-import openai
 import pytest
 
 import surfaces
@@ -63,7 +60,7 @@ def router_only(what: str):
     return pytest.mark.skipif(DIRECT, reason=ROUTER_ONLY_SKIP.format(what=what))
 
 
-def _http(method: str, url: str, body: Optional[bytes] = None, headers: Optional[dict] = None):
+def _http(method: str, url: str, body: bytes | None = None, headers: dict | None = None):
     req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(req, timeout=CLIENT_TIMEOUT) as resp:
@@ -163,7 +160,3 @@ def assert_same_usage(ex: Exchange) -> None:
         ex.upstream.input_tokens,
         ex.upstream.output_tokens,
     ), "usage changed on the way through the router"
-
-
-def error_body(exc: Any) -> Any:
-    return getattr(exc, "body", None)

@@ -12,7 +12,8 @@ Every call returns a `wire.Summary` built from the SDK objects dumped to plain J
 
 from __future__ import annotations
 
-from typing import Any, Optional
+import json
+from typing import Any
 
 import anthropic
 import openai
@@ -119,9 +120,7 @@ class AnthropicMessages(Surface):
         with c.messages.stream(**kw) as st:
             events = list(st)
             final = st.get_final_message()
-        streamed = wire.anthropic_events(
-            [dump(e) for e in events if e.type in _ANTHROPIC_RAW_EVENTS]
-        )
+        streamed = wire.anthropic_events([dump(e) for e in events if e.type in _ANTHROPIC_RAW_EVENTS])
         assert "".join(e.text for e in events if e.type == "text") == streamed.text
         _cross_check(streamed, wire.anthropic_message(dump(final)))
         return streamed
@@ -131,8 +130,7 @@ class AnthropicMessages(Surface):
         if answer.text:
             content.append({"type": "text", "text": answer.text})
         content += [
-            {"type": "tool_use", "id": t.id, "name": t.name, "input": t.args_obj}
-            for t in answer.tool_calls
+            {"type": "tool_use", "id": t.id, "name": t.name, "input": t.args_obj} for t in answer.tool_calls
         ]
         blocks = [
             {"type": "tool_result", "tool_use_id": t.id, "content": r}
@@ -243,9 +241,7 @@ class Responses(Surface):
         if answer.text:
             items.append({"role": "assistant", "content": answer.text})
         for t in answer.tool_calls:
-            items.append(
-                {"type": "function_call", "call_id": t.id, "name": t.name, "arguments": t.args_raw}
-            )
+            items.append({"type": "function_call", "call_id": t.id, "name": t.name, "arguments": t.args_raw})
         for t, r in zip(answer.tool_calls, results, strict=True):
             items.append({"type": "function_call_output", "call_id": t.id, "output": r})
         return history + items
@@ -287,8 +283,6 @@ def upstream_tool_results(dialect: str, body: dict) -> list[tuple[str, str]]:
 
 def upstream_tool_calls(dialect: str, body: dict) -> list[tuple[str, str, Any]]:
     """(id, name, arguments as JSON value) of every earlier assistant tool call sent upstream."""
-    import json
-
     out = []
     if dialect == "openai":
         for m in body.get("messages") or []:
@@ -329,7 +323,3 @@ SURFACE_DIALECT = {
     ChatCompletions.name: "openai",
     Responses.name: "responses",
 }
-
-
-def first_tool_call(answer: Summary) -> Optional[wire.ToolCall]:
-    return answer.tool_calls[0] if answer.tool_calls else None

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 
 import surfaces
-from wire import DIALECT_PATHS
 from harness import assert_same_usage, combos, router_only, upstream_dialect
+from wire import DIALECT_PATHS
 
 DEFAULT_TEXT = "Hello from the mock upstream."
 #: the tool result sent back (non-ASCII on purpose)
@@ -75,7 +75,7 @@ def test_tool_round_trip(mock, surface_of, surface, tier, mode, directive, n_too
     body = second.upstream_request["body"]
     calls = first.client.tool_calls
     assert surfaces.upstream_tool_results(dialect, body) == [
-        (t.id, r) for t, r in zip(calls, results)
+        (t.id, r) for t, r in zip(calls, results, strict=True)
     ]
     assert surfaces.upstream_tool_calls(dialect, body) == [(t.id, t.name, t.args_obj) for t in calls]
     # the mock answers from the last tool result
@@ -106,9 +106,7 @@ def test_router_headers(mock, anthropic_client, openai_client, surface, tier, mo
     """The pinned tier serves the request and says so in `x-anvil-tier`."""
     history = [{"role": "user", "content": "Which tier answers?"}]
     if surface == "anthropic-messages":
-        raw = anthropic_client.messages.with_raw_response.create(
-            model=tier, max_tokens=64, messages=history
-        )
+        raw = anthropic_client.messages.with_raw_response.create(model=tier, max_tokens=64, messages=history)
     elif surface == "openai-chat":
         raw = openai_client.chat.completions.with_raw_response.create(model=tier, messages=history)
     else:

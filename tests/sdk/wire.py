@@ -9,8 +9,9 @@ that text, reasoning, tool calls and usage cross the router unchanged.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Optional
+from typing import Any
 
 #: upstream path of each dialect on the mock
 DIALECT_PATHS = {
@@ -27,16 +28,15 @@ class ToolCall:
 
     id: str
     name: str
-    args_raw: Optional[str]
+    args_raw: str | None
     args_obj: Any
 
-    def same_args_as(self, other: "ToolCall") -> None:
+    def same_args_as(self, other: ToolCall) -> None:
         """Assert the arguments are byte-for-byte equal when both sides carried text,
         JSON-equal otherwise."""
         if self.args_raw is not None and other.args_raw is not None:
             assert self.args_raw.encode("utf-8") == other.args_raw.encode("utf-8"), (
-                f"tool arguments differ byte-for-byte: client {self.args_raw!r} "
-                f"upstream {other.args_raw!r}"
+                f"tool arguments differ byte-for-byte: client {self.args_raw!r} upstream {other.args_raw!r}"
             )
         assert self.args_obj == other.args_obj, (
             f"tool arguments differ: client {self.args_obj!r} upstream {other.args_obj!r}"
@@ -50,9 +50,9 @@ class Summary:
     text: str = ""
     reasoning: str = ""
     tool_calls: list[ToolCall] = field(default_factory=list)
-    input_tokens: Optional[int] = None
-    output_tokens: Optional[int] = None
-    stop: Optional[str] = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    stop: str | None = None
     #: terminal event seen (message_stop / [DONE] / finish_reason / response.completed)
     completed: bool = False
     #: in-stream error events seen (Responses `error` / `response.failed`, OpenAI `{"error":…}`)
@@ -109,9 +109,7 @@ def anthropic_message(msg: dict) -> Summary:
         elif kind == "thinking":
             s.reasoning += block.get("thinking") or ""
         elif kind == "tool_use":
-            s.tool_calls.append(
-                ToolCall(block["id"], block["name"], None, block.get("input"))
-            )
+            s.tool_calls.append(ToolCall(block["id"], block["name"], None, block.get("input")))
     usage = msg.get("usage") or {}
     s.input_tokens = usage.get("input_tokens")
     s.output_tokens = usage.get("output_tokens")
@@ -272,8 +270,7 @@ def responses_events(events: Iterable[dict]) -> Summary:
         elif kind == "response.function_call_arguments.done":
             item = items[ev["output_index"]]
             assert ev["arguments"] == item["_args"], (
-                f"function_call_arguments.done {ev['arguments']!r} differs from the deltas "
-                f"{item['_args']!r}"
+                f"function_call_arguments.done {ev['arguments']!r} differs from the deltas {item['_args']!r}"
             )
         elif kind in ("response.completed", "response.incomplete"):
             resp = ev["response"]
