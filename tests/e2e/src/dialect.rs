@@ -457,6 +457,48 @@ impl Dialect {
         reply
     }
 
+    /// Whether `event` carries answer content (a text or tool-argument delta).
+    pub fn is_content_event(self, event: &SseEvent) -> bool {
+        let Some(data) = event.json() else {
+            return false;
+        };
+        match self {
+            Dialect::Anthropic => {
+                data["type"] == "content_block_delta"
+                    && matches!(
+                        data["delta"]["type"].as_str(),
+                        Some("text_delta" | "input_json_delta")
+                    )
+            }
+            Dialect::Chat => data["choices"].get(0).is_some_and(|choice| {
+                let delta = &choice["delta"];
+                delta["content"]
+                    .as_str()
+                    .is_some_and(|text| !text.is_empty())
+                    || delta["tool_calls"].as_array().is_some_and(|calls| {
+                        calls.iter().any(|call| {
+                            call["function"]["arguments"]
+                                .as_str()
+                                .is_some_and(|arguments| !arguments.is_empty())
+                        })
+                    })
+            }),
+            Dialect::Responses => matches!(
+                data["type"].as_str(),
+                Some("response.output_text.delta" | "response.function_call_arguments.delta")
+            ),
+        }
+    }
+
+    /// The stop reason of a normal text answer.
+    pub fn end_stop(self) -> &'static str {
+        match self {
+            Dialect::Anthropic => "end_turn",
+            Dialect::Chat => "stop",
+            Dialect::Responses => "completed",
+        }
+    }
+
     /// The stop reason this dialect uses for "the model called a tool".
     pub fn tool_stop(self) -> &'static str {
         match self {
@@ -665,6 +707,12 @@ mod tests {
             (Dialect::Responses, responses),
         ] {
             let reply = dialect.stream_reply(&parse_all(body.as_bytes()));
+            let events = parse_all(body.as_bytes());
+            let content = events
+                .iter()
+                .filter(|e| dialect.is_content_event(e))
+                .count();
+            assert_eq!(content, 3, "{dialect:?}");
             assert!(reply.completed, "{dialect:?}");
             assert_eq!(reply.text, "Hi", "{dialect:?}");
             assert_eq!(reply.content_events, 3, "{dialect:?}");

@@ -18,6 +18,7 @@ pub mod config;
 pub mod dialect;
 pub mod http;
 pub mod process;
+pub mod scenario;
 pub mod sse;
 pub mod stack;
 

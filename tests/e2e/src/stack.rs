@@ -236,6 +236,22 @@ impl Stack {
         format!("{}{path}", self.router.url())
     }
 
+    /// `error` with the tail of the router's and the mock's output, for a failing test's message.
+    pub fn diagnose(&self, error: &anyhow::Error) -> String {
+        fn tail(text: &str) -> &str {
+            let start = text.len().saturating_sub(6000);
+            let start = (start..text.len())
+                .find(|&i| text.is_char_boundary(i))
+                .unwrap_or(text.len());
+            &text[start..]
+        }
+        format!(
+            "{error:#}\n--- router output (tail) ---\n{}\n--- mock output (tail) ---\n{}",
+            tail(&self.router.logs()),
+            tail(&self.mock.logs())
+        )
+    }
+
     /// The temp dir holding the config.
     pub fn dir(&self) -> &Path {
         self.dir.path()
