@@ -1,2 +1,55 @@
-//! Mock upstream (being written).
-fn main() {}
+//! `anvil-mock-upstream [--host 127.0.0.1] [--port 0]`: binds, prints
+//! `listening on http://HOST:PORT` and serves the mock until SIGTERM or SIGINT.
+#![allow(clippy::print_stdout)]
+
+use std::io::Write;
+
+use anvil_mock_upstream::{serve, MockState};
+use anyhow::{bail, Context};
+use tokio::net::TcpListener;
+
+fn parse_args() -> anyhow::Result<(String, u16)> {
+    let mut host = "127.0.0.1".to_owned();
+    let mut port = 0u16;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) => (n.to_owned(), Some(v.to_owned())),
+            None => (arg.clone(), None),
+        };
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .with_context(|| format!("{name} needs a value"))
+        };
+        match name.as_str() {
+            "--host" => host = value()?,
+            "--port" => port = value()?.parse().context("--port must be a port number")?,
+            "-h" | "--help" => {
+                println!("usage: anvil-mock-upstream [--host 127.0.0.1] [--port 0]");
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other}"),
+        }
+    }
+    Ok((host, port))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let (host, port) = parse_args()?;
+    let listener = TcpListener::bind((host.as_str(), port))
+        .await
+        .with_context(|| format!("cannot bind {host}:{port}"))?;
+    let addr = listener.local_addr()?;
+    println!("listening on http://{addr}");
+    std::io::stdout().flush()?;
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        () = serve(listener, MockState::new()) => {}
+        _ = tokio::signal::ctrl_c() => {}
+        _ = sigterm.recv() => {}
+    }
+    Ok(())
+}
