@@ -2,8 +2,12 @@
 //!
 //! `anvil-router check --config FILE` validates a configuration file: exit 0 with a one-line
 //! summary on stdout, or every error as `FILE:LINE:COL: dotted.key: message` on stderr and exit 2.
+//!
+//! `anvil-router serve --config FILE [--host H] [--port P]` runs the router; once bound it prints
+//! `listening on http://HOST:PORT` on stdout. SIGINT/SIGTERM drain in-flight requests, then exit 0.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -31,11 +35,112 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
     },
+    /// Run the router
+    Serve {
+        /// The TOML configuration file
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Address to bind (default: the config's router.listen.host, else 127.0.0.1)
+        #[arg(long)]
+        host: Option<String>,
+        /// Port to bind; 0 picks a free one (default: the config's router.listen.port, else 8000)
+        #[arg(long)]
+        port: Option<u16>,
+    },
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Check { config } => check(&config),
+        Command::Serve { config, host, port } => serve(&config, host, port),
+    }
+}
+
+fn serve(path: &Path, host: Option<String>, port: Option<u16>) -> ExitCode {
+    let shown = path.display();
+    let config = match std::fs::read_to_string(path) {
+        Ok(src) => match anvil_config::parse(&src) {
+            Ok(config) => config,
+            Err(errors) => {
+                for e in &errors {
+                    eprintln!("{shown}:{e}");
+                }
+                eprintln!("anvil-router serve: {shown}: {} error(s)", errors.len());
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        },
+        Err(e) => {
+            eprintln!("anvil-router serve: cannot read config file {shown}: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ANVIL_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("anvil-router serve: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let host = host.unwrap_or_else(|| config.router.listen.host.clone());
+    let port = port.unwrap_or(config.router.listen.port);
+    let env = |name: &str| std::env::var(name).ok();
+    let (state, unbound) = match anvil_router::AppState::new(config.router, &env) {
+        Ok(pair) => pair,
+        Err(e) => {
+            eprintln!("anvil-router serve: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    for tier in unbound {
+        tracing::warn!(tier = %tier.tier, reason = %tier.reason, "tier not bound");
+    }
+    let result = runtime.block_on(async move {
+        let (listener, addr) = anvil_router::bind(&host, port).await?;
+        println!("listening on http://{addr}");
+        std::io::stdout().flush()?;
+        anvil_router::serve(state, listener, shutdown_signal()).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("anvil-router serve: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
     }
 }
 

@@ -221,6 +221,17 @@ impl StreamTranslator {
         Ok(&self.canonical)
     }
 
+    /// The upstream failed mid-stream: appends the client dialect's in-stream error (after closing
+    /// whatever the encoder has open), so the client sees a failure rather than a truncated answer.
+    pub fn fail(&mut self, kind: &str, message: &str, out: &mut Vec<u8>) {
+        self.canonical.clear();
+        self.canonical.push(StreamEvent::Error {
+            kind: kind.to_owned(),
+            message: message.to_owned(),
+        });
+        self.encode(out);
+    }
+
     fn run(&mut self, out: &mut Vec<u8>) -> Result<&[StreamEvent], StreamError> {
         self.canonical.clear();
         for event in &self.sse_events {

@@ -1,0 +1,608 @@
+//! The request path: parse once, resolve the route, walk the candidate tiers (falling back only
+//! before anything reached the client), and answer in the client's dialect — passing bytes through
+//! when the tier speaks the client's dialect, translating them event by event when it does not.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anvil_backends::{Upstream, UpstreamBody, UpstreamError};
+use anvil_dialects::errors::{parse_error, ErrorBody};
+use anvil_dialects::translate::{AnyRequest, AnyResponse, StreamTranslator};
+use anvil_dialects::{anthropic, openai, responses, Dialect, EncodeContext};
+use bytes::Bytes;
+use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
+use http::{HeaderMap, Response, StatusCode};
+use serde_json::Value;
+use tokio::sync::{mpsc, OwnedSemaphorePermit};
+use tokio::time::Instant;
+
+use crate::body::Body;
+use crate::respond::{
+    json_response, set_header, ApiError, ATTEMPTS, DECISION, TIER, TOKEN_COUNT, WORK_CLASS,
+};
+use crate::route::{self, Route};
+use crate::sse_frame::SseFramer;
+use crate::AppState;
+
+/// Largest complete (non-streamed) upstream answer the router buffers.
+const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Output budget written into translated requests to Anthropic-dialect tiers when the client set none
+/// (Anthropic requires `max_tokens`; OpenAI clients usually omit it).
+const DEFAULT_MAX_TOKENS: u64 = 8192;
+
+/// A request after its body was read.
+pub struct Ctx {
+    pub state: Arc<AppState>,
+    pub headers: HeaderMap,
+    pub request_id: String,
+    pub started: Instant,
+    pub permit: OwnedSemaphorePermit,
+}
+
+/// What the request log line needs, carried into the stream pump.
+struct Log {
+    request_id: String,
+    inbound: Dialect,
+    tier: String,
+    tier_dialect: Dialect,
+    attempts: String,
+    started: Instant,
+    time_to_headers: Duration,
+    bytes_in: usize,
+}
+
+impl Log {
+    fn done(&self, status: u16, bytes_out: usize, outcome: &str) {
+        tracing::info!(
+            request_id = %self.request_id,
+            inbound = self.inbound.as_str(),
+            tier = %self.tier,
+            tier_dialect = self.tier_dialect.as_str(),
+            attempts = %self.attempts,
+            status,
+            upstream_headers_ms = self.time_to_headers.as_millis() as u64,
+            total_ms = self.started.elapsed().as_millis() as u64,
+            bytes_in = self.bytes_in,
+            bytes_out,
+            outcome,
+            "request"
+        );
+    }
+}
+
+fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Parses a request body of `dialect` into its typed model; a failure names the field.
+fn parse(dialect: Dialect, bytes: &[u8]) -> Result<AnyRequest, ApiError> {
+    fn typed<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let message = if inner.is_syntax() || inner.is_eof() {
+                format!("request body is not valid JSON: {inner}")
+            } else if path == "." || path.is_empty() {
+                format!("invalid request body: {inner}")
+            } else {
+                format!("{path}: {inner}")
+            };
+            let error = ApiError::bad_request(message);
+            if path == "." || path.is_empty() {
+                error
+            } else {
+                error.param(path)
+            }
+        })
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request("request body is empty"));
+    }
+    Ok(match dialect {
+        Dialect::Anthropic => AnyRequest::Anthropic(typed::<anthropic::Request>(bytes)?),
+        Dialect::OpenAiChat => AnyRequest::OpenAiChat(typed::<openai::Request>(bytes)?),
+        Dialect::Responses => AnyRequest::Responses(typed::<responses::Request>(bytes)?),
+    })
+}
+
+/// Checks what the typed model accepts but the endpoint does not.
+fn validate(dialect: Dialect, json: &Value) -> Result<(), ApiError> {
+    let present = |key: &str| json.get(key).is_some_and(|v| !v.is_null());
+    match dialect {
+        Dialect::Anthropic if !present("max_tokens") => {
+            Err(ApiError::bad_request("max_tokens: field required").param("max_tokens"))
+        }
+        Dialect::Responses if json.get("store") == Some(&Value::Bool(true)) => Err(
+            ApiError::bad_request(
+                "store: true is not supported: anvil keeps no conversation state; send store: false and the full input",
+            )
+            .param("store"),
+        ),
+        Dialect::Responses if present("previous_response_id") => Err(ApiError::bad_request(
+            "previous_response_id is not supported: anvil keeps no conversation state; send the full input",
+        )
+        .param("previous_response_id")),
+        _ => Ok(()),
+    }
+}
+
+/// The upstream body for `upstream`: the client's own JSON with the model rewritten when the
+/// dialects match, a full translation when they do not.
+fn upstream_body(
+    inbound: Dialect,
+    request: &AnyRequest,
+    json: &Value,
+    upstream: &Upstream,
+) -> Result<Bytes, ApiError> {
+    let mut body = if upstream.dialect() == inbound {
+        json.clone()
+    } else {
+        let mut notes = Vec::new();
+        let mut translated = request.translate(upstream.dialect(), &mut notes).to_json();
+        if !notes.is_empty() {
+            tracing::debug!(
+                from = inbound.as_str(),
+                to = upstream.dialect().as_str(),
+                lossy = ?notes,
+                "translation dropped or approximated fields"
+            );
+        }
+        if let Some(object) = translated.as_object_mut() {
+            object.remove("anvil");
+            match upstream.dialect() {
+                Dialect::Anthropic => {
+                    object
+                        .entry("max_tokens")
+                        .or_insert_with(|| Value::from(DEFAULT_MAX_TOKENS));
+                }
+                // A Responses upstream must not keep the conversation: anvil is stateless, and
+                // a cloud tier would otherwise store the prompt.
+                Dialect::Responses => {
+                    object.insert("store".into(), Value::Bool(false));
+                }
+                Dialect::OpenAiChat => {}
+            }
+        }
+        translated
+    };
+    if let (Some(object), Some(model)) = (body.as_object_mut(), upstream.model()) {
+        object.insert("model".into(), Value::String(model.to_owned()));
+    }
+    serde_json::to_vec(&body)
+        .map(Bytes::from)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("encoding: {e}")))
+}
+
+/// The client-visible error for an upstream failure: the upstream's own status and message for an
+/// error answer, 502/504 for transport failures. Never a stack trace, never a secret.
+fn upstream_error(error: &UpstreamError, upstream: &Upstream) -> ApiError {
+    let status = error.client_status();
+    let mut api = match error {
+        UpstreamError::Status { body, headers, .. } => {
+            let message = parse_error(upstream.dialect(), body)
+                .map(|(_, message)| message)
+                .unwrap_or_else(|| format!("upstream answered {status}"));
+            let mut api = ApiError::new(status, format!("upstream error: {message}"));
+            if let Some(seconds) = headers
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+            {
+                api = api.retry_after(seconds);
+            }
+            api
+        }
+        other => ApiError::new(status, format!("upstream unavailable: {}", other.kind())),
+    };
+    api.body.message = upstream.redact(&api.body.message);
+    api
+}
+
+fn routed_headers(headers: &mut HeaderMap, route: &Route, tier: &str, attempts: &str) {
+    set_header(headers, TIER, tier);
+    set_header(headers, WORK_CLASS, route.work_class);
+    set_header(headers, DECISION, "allow");
+    set_header(headers, ATTEMPTS, attempts);
+}
+
+/// `POST /v1/messages`, `/v1/chat/completions`, `/v1/responses`.
+pub async fn generate(ctx: Ctx, inbound: Dialect, bytes: Bytes) -> Response<Body> {
+    let request_id = ctx.request_id.clone();
+    match generate_inner(ctx, inbound, bytes).await {
+        Ok(response) => response,
+        Err(error) => {
+            tracing::info!(
+                request_id = %request_id,
+                inbound = inbound.as_str(),
+                status = error.body.status,
+                message = %error.body.message,
+                "request rejected"
+            );
+            error.into_response(inbound, &request_id)
+        }
+    }
+}
+
+async fn generate_inner(
+    ctx: Ctx,
+    inbound: Dialect,
+    bytes: Bytes,
+) -> Result<Response<Body>, ApiError> {
+    let Ctx {
+        state,
+        headers,
+        request_id,
+        started,
+        permit,
+    } = ctx;
+    let request = parse(inbound, &bytes)?;
+    let mut json = request.to_json();
+    validate(inbound, &json)?;
+    // Hints sent in the body (OpenAI `extra_body`) never reach an upstream.
+    if let Some(object) = json.as_object_mut() {
+        object.remove("anvil");
+    }
+    let model = json.get("model").and_then(Value::as_str).unwrap_or("");
+    let route = route::resolve(&state.config, model);
+    let stream = json.get("stream").and_then(Value::as_bool).unwrap_or(false);
+
+    let mut attempts: Vec<String> = Vec::new();
+    let mut last: Option<ApiError> = None;
+    let candidates: Vec<&Upstream> = route
+        .candidates
+        .iter()
+        .filter_map(|&i| state.upstreams.get(i).and_then(Option::as_ref))
+        .collect();
+    let mut permit = Some(permit);
+    for (n, upstream) in candidates.iter().enumerate() {
+        let body = upstream_body(inbound, &request, &json, upstream)?;
+        match upstream.send(body, &headers).await {
+            Ok(response) => {
+                attempts.push(format!("{}:ok", upstream.tier_id()));
+                let log = Log {
+                    request_id: request_id.clone(),
+                    inbound,
+                    tier: upstream.tier_id().to_owned(),
+                    tier_dialect: upstream.dialect(),
+                    attempts: attempts.join(","),
+                    started,
+                    time_to_headers: response.time_to_headers,
+                    bytes_in: bytes.len(),
+                };
+                let mut out = if let (true, Some(permit)) = (stream, permit.take()) {
+                    stream_response(
+                        permit,
+                        &request_id,
+                        inbound,
+                        upstream,
+                        response.body,
+                        log,
+                        model,
+                    )
+                } else {
+                    complete_response(inbound, upstream, response.body, log, model).await?
+                };
+                routed_headers(
+                    out.headers_mut(),
+                    &route,
+                    upstream.tier_id(),
+                    &attempts.join(","),
+                );
+                return Ok(out);
+            }
+            Err(error) => {
+                attempts.push(format!("{}:{}", upstream.tier_id(), error.kind()));
+                tracing::warn!(
+                    request_id = %request_id,
+                    tier = upstream.tier_id(),
+                    error = %upstream.redact(&error.to_string()),
+                    "upstream attempt failed"
+                );
+                let more = n + 1 < candidates.len();
+                last = Some(upstream_error(&error, upstream));
+                if !(error.may_fall_back() && more) {
+                    break;
+                }
+            }
+        }
+    }
+    let error = last.unwrap_or_else(|| {
+        ApiError::new(
+            StatusCode::from_u16(state.config.exhaustion_status)
+                .unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+            "no tier is available for this request",
+        )
+    });
+    tracing::info!(
+        request_id = %request_id,
+        inbound = inbound.as_str(),
+        attempts = %attempts.join(","),
+        status = error.body.status,
+        total_ms = started.elapsed().as_millis() as u64,
+        "request failed"
+    );
+    let mut response = error.into_response(inbound, &request_id);
+    routed_headers(
+        response.headers_mut(),
+        &route,
+        candidates.last().map_or("", |u| u.tier_id()),
+        &attempts.join(","),
+    );
+    Ok(response)
+}
+
+/// A non-streamed answer: read it whole, translate it if the dialects differ.
+async fn complete_response(
+    inbound: Dialect,
+    upstream: &Upstream,
+    body: UpstreamBody,
+    log: Log,
+    model: &str,
+) -> Result<Response<Body>, ApiError> {
+    let bytes = body.collect(MAX_RESPONSE_BYTES).await.map_err(|e| {
+        log.done(502, 0, e.kind());
+        upstream_error(&e, upstream)
+    })?;
+    let out = if upstream.dialect() == inbound {
+        bytes
+    } else {
+        let parsed = AnyResponse::parse(upstream.dialect(), &bytes).map_err(|e| {
+            log.done(502, 0, "bad-upstream-json");
+            ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                format!(
+                    "upstream answer is not a valid {} response: {e}",
+                    upstream.dialect().as_str()
+                ),
+            )
+        })?;
+        let mut notes = Vec::new();
+        let mut json = parsed.translate(inbound, &mut notes).to_json();
+        if let Some(object) = json.as_object_mut() {
+            // The translated answer has no clock of its own.
+            match inbound {
+                Dialect::OpenAiChat => {
+                    object.insert("created".into(), Value::from(now_unix()));
+                }
+                Dialect::Responses => {
+                    object.insert("created_at".into(), Value::from(now_unix()));
+                }
+                Dialect::Anthropic => {}
+            }
+            if object
+                .get("model")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+            {
+                object.insert("model".into(), Value::String(model.to_owned()));
+            }
+        }
+        Bytes::from(json.to_string())
+    };
+    log.done(200, out.len(), "ok");
+    Ok(json_response(StatusCode::OK, out))
+}
+
+/// How the pump turns upstream bytes into client bytes.
+enum Pump {
+    /// Same dialect: bytes pass through, cut at event boundaries.
+    Pass { dialect: Dialect, framer: SseFramer },
+    /// Different dialects: decoded and re-encoded event by event.
+    Translate(Box<StreamTranslator>),
+}
+
+impl Pump {
+    fn push(&mut self, chunk: Bytes) -> Result<Bytes, String> {
+        match self {
+            Pump::Pass {
+                dialect: Dialect::Anthropic,
+                framer,
+            } => Ok(crate::sse_frame::with_event_lines(framer.push(chunk))),
+            Pump::Pass { framer, .. } => Ok(framer.push(chunk)),
+            Pump::Translate(translator) => {
+                let mut out = Vec::new();
+                translator
+                    .push(&chunk, &mut out)
+                    .map_err(|e| e.to_string())?;
+                Ok(Bytes::from(out))
+            }
+        }
+    }
+
+    fn finish(&mut self) -> Result<Bytes, String> {
+        match self {
+            Pump::Pass {
+                dialect: Dialect::Anthropic,
+                framer,
+            } => Ok(crate::sse_frame::with_event_lines(framer.finish())),
+            Pump::Pass { framer, .. } => Ok(framer.finish()),
+            Pump::Translate(translator) => {
+                let mut out = Vec::new();
+                translator.finish(&mut out).map_err(|e| e.to_string())?;
+                Ok(Bytes::from(out))
+            }
+        }
+    }
+
+    /// The in-stream error event for the client, after dropping any half-received event.
+    fn fail(&mut self, kind: &str, message: &str) -> Bytes {
+        let mut out = Vec::new();
+        match self {
+            Pump::Pass { dialect, framer } => {
+                let _incomplete = framer.finish();
+                let event = ErrorBody::new(502, message)
+                    .with_type(match dialect {
+                        Dialect::Anthropic => "api_error",
+                        Dialect::OpenAiChat | Dialect::Responses => "server_error",
+                    })
+                    .with_code(kind)
+                    .to_sse_event(*dialect, framer.events() + 1);
+                anvil_dialects::sse::encode_event(&event, &mut out);
+            }
+            Pump::Translate(translator) => translator.fail("api_error", message, &mut out),
+        }
+        Bytes::from(out)
+    }
+}
+
+/// A streamed answer: headers now, then a task pumps upstream chunks to the client as they arrive.
+fn stream_response(
+    permit: OwnedSemaphorePermit,
+    request_id: &str,
+    inbound: Dialect,
+    upstream: &Upstream,
+    body: UpstreamBody,
+    log: Log,
+    model: &str,
+) -> Response<Body> {
+    let pump = if upstream.dialect() == inbound {
+        Pump::Pass {
+            dialect: inbound,
+            framer: SseFramer::default(),
+        }
+    } else {
+        Pump::Translate(Box::new(StreamTranslator::new(
+            upstream.dialect(),
+            inbound,
+            EncodeContext {
+                id: request_id.replace("req_", "anvil_"),
+                model: model.to_owned(),
+                created: now_unix(),
+                include_usage: true,
+            },
+        )))
+    };
+    let (tx, client_body) = Body::channel();
+    let redactor = upstream.clone();
+    tokio::spawn(run_pump(pump, body, tx, log, permit, redactor));
+    let mut response = Response::new(client_body);
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+async fn run_pump(
+    mut pump: Pump,
+    mut body: UpstreamBody,
+    tx: mpsc::Sender<Bytes>,
+    log: Log,
+    _permit: OwnedSemaphorePermit,
+    upstream: Upstream,
+) {
+    let mut sent = 0usize;
+    let outcome = loop {
+        let step = match body.next_chunk().await {
+            Ok(Some(chunk)) => pump.push(chunk).map(|out| (out, false)),
+            Ok(None) => pump.finish().map(|out| (out, true)),
+            Err(e) => Err(format!("{}: {}", e.kind(), upstream.redact(&e.to_string()))),
+        };
+        let (out, end) = match step {
+            Ok(pair) => pair,
+            Err(reason) => {
+                tracing::warn!(request_id = %log.request_id, tier = %log.tier, %reason, "upstream stream failed");
+                let kind = reason
+                    .split(':')
+                    .next()
+                    .unwrap_or("stream-failed")
+                    .to_owned();
+                let event = pump.fail(
+                    &kind,
+                    "the upstream stream failed before the answer was complete",
+                );
+                sent += event.len();
+                let _ = tx.send(event).await;
+                break "upstream-failed";
+            }
+        };
+        if !out.is_empty() {
+            sent += out.len();
+            if tx.send(out).await.is_err() {
+                // The client went away: dropping `body` closes the upstream connection.
+                break "client-disconnected";
+            }
+        }
+        if end {
+            break "ok";
+        }
+    };
+    log.done(200, sent, outcome);
+}
+
+/// `POST /v1/messages/count_tokens`: forwarded to an Anthropic-dialect tier when the route has one,
+/// otherwise estimated locally. `x-anvil-token-count` says which.
+pub async fn count_tokens(ctx: Ctx, bytes: Bytes) -> Response<Body> {
+    let request_id = ctx.request_id.clone();
+    let request = match parse(Dialect::Anthropic, &bytes) {
+        Ok(request) => request,
+        Err(error) => return error.into_response(Dialect::Anthropic, &request_id),
+    };
+    let mut json = request.to_json();
+    if let Some(object) = json.as_object_mut() {
+        object.remove("anvil");
+    }
+    let model = json.get("model").and_then(Value::as_str).unwrap_or("");
+    let route = route::resolve(&ctx.state.config, model);
+    let counting = route
+        .candidates
+        .iter()
+        .filter_map(|&i| ctx.state.upstreams.get(i).and_then(Option::as_ref))
+        .find(|u| u.counts_tokens());
+    if let Some(upstream) = counting {
+        if let Ok(body) = upstream_body(Dialect::Anthropic, &request, &json, upstream) {
+            if let Some(Ok(response)) = upstream.count_tokens(body, &ctx.headers).await {
+                if let Ok(answer) = response.body.collect(1024 * 1024).await {
+                    let mut out = json_response(StatusCode::OK, answer);
+                    set_header(out.headers_mut(), TOKEN_COUNT, "upstream");
+                    set_header(out.headers_mut(), TIER, upstream.tier_id());
+                    return out;
+                }
+            }
+        }
+    }
+    let mut notes = Vec::new();
+    let canonical = request.to_canonical(&mut notes);
+    let estimate = estimate_tokens(&canonical, &json);
+    let mut out = json_response(
+        StatusCode::OK,
+        serde_json::json!({ "input_tokens": estimate }).to_string(),
+    );
+    set_header(out.headers_mut(), TOKEN_COUNT, "estimate");
+    out
+}
+
+/// A local estimate of prompt tokens: about four bytes of text per token, counting the system prompt,
+/// every message part and the tool definitions.
+fn estimate_tokens(request: &anvil_dialects::canonical::Request, json: &Value) -> u64 {
+    use anvil_dialects::canonical::Part;
+    let mut bytes = request.system.iter().map(|p| p.text.len()).sum::<usize>();
+    for message in &request.messages {
+        for part in &message.content {
+            bytes += match part {
+                Part::Text { text, .. } | Part::Thinking { text, .. } => text.len(),
+                Part::ToolUse {
+                    arguments, name, ..
+                } => arguments.len() + name.len(),
+                Part::ToolResult { content, .. } => match content {
+                    anvil_dialects::canonical::ToolResultContent::Text(t) => t.len(),
+                    anvil_dialects::canonical::ToolResultContent::Parts(parts) => parts
+                        .iter()
+                        .map(|p| match p {
+                            Part::Text { text, .. } => text.len(),
+                            _ => 1024,
+                        })
+                        .sum(),
+                },
+                // Images and documents cost roughly a fixed amount each.
+                Part::Image { .. } | Part::Document { .. } => 6000,
+                Part::RedactedThinking { data, .. } => data.len() / 2,
+            };
+        }
+    }
+    bytes += json.get("tools").map_or(0, |tools| tools.to_string().len());
+    (bytes as u64).div_ceil(4).max(1)
+}

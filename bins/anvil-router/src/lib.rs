@@ -1,0 +1,154 @@
+//! The anvil router daemon: the front door that speaks Anthropic Messages, OpenAI Chat Completions
+//! and the OpenAI Responses API, and forwards each request to a tier.
+//!
+//! [`serve`] binds, announces `listening on http://HOST:PORT` through a callback, and serves until the
+//! shutdown future resolves; then it stops accepting and lets in-flight requests and streams finish
+//! within the configured grace period.
+
+mod body;
+mod forward;
+mod handler;
+mod models;
+mod respond;
+mod route;
+mod sse_frame;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anvil_backends::Upstream;
+use anvil_config::RouterConfig;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+/// Everything a request handler needs, shared by all connections.
+pub struct AppState {
+    config: RouterConfig,
+    /// One slot per configured tier, in config order; `None` when the tier could not be bound.
+    upstreams: Vec<Option<Upstream>>,
+    permits: Arc<Semaphore>,
+    requests: AtomicU64,
+    id_prefix: u64,
+}
+
+/// A tier that could not be bound at startup, and why.
+#[derive(Debug)]
+pub struct Unbound {
+    /// Tier id.
+    pub tier: String,
+    /// Why (never contains a secret).
+    pub reason: String,
+}
+
+impl AppState {
+    /// Binds every tier of `config`; `env` looks up environment variables. Tiers that cannot be bound
+    /// (a cloud tier without its key) are reported and skipped; it is an error only when none can be.
+    pub fn new(
+        config: RouterConfig,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<(Self, Vec<Unbound>)> {
+        let mut upstreams = Vec::with_capacity(config.tiers.len());
+        let mut unbound = Vec::new();
+        for tier in &config.tiers {
+            match Upstream::bind(tier, config.timeouts, env) {
+                Ok(upstream) => upstreams.push(Some(upstream)),
+                Err(e) => {
+                    unbound.push(Unbound {
+                        tier: tier.id.clone(),
+                        reason: e.to_string(),
+                    });
+                    upstreams.push(None);
+                }
+            }
+        }
+        if upstreams.iter().all(Option::is_none) {
+            let reasons: Vec<String> = unbound.iter().map(|u| u.reason.clone()).collect();
+            anyhow::bail!("no serviceable tiers: {}", reasons.join("; "));
+        }
+        let permits = Arc::new(Semaphore::new(config.limits.max_concurrency as usize));
+        let id_prefix = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        Ok((
+            Self {
+                config,
+                upstreams,
+                permits,
+                requests: AtomicU64::new(0),
+                id_prefix,
+            },
+            unbound,
+        ))
+    }
+
+    /// A fresh request id: unique within this process, and across restarts.
+    fn request_id(&self) -> String {
+        let n = self.requests.fetch_add(1, Ordering::Relaxed);
+        format!("req_{:016x}{:08x}", self.id_prefix, n)
+    }
+}
+
+/// Serves until `shutdown` resolves, then drains: no new connections, in-flight requests and streams
+/// get up to `limits.shutdown_grace` to finish. `on_listening` receives the bound address.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let state = Arc::new(state);
+    let grace = state.config.limits.shutdown_grace;
+    let graceful = GracefulShutdown::new();
+    let builder = auto::Builder::new(TokioExecutor::new());
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors and the like: keep serving the connections we have.
+                    tracing::warn!(error = %e, "accept failed");
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, %peer, "TCP_NODELAY not set");
+        }
+        let state = Arc::clone(&state);
+        let service = service_fn(move |request| handler::handle(Arc::clone(&state), request));
+        let connection = builder.serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection.into_owned());
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, %peer, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    tracing::info!(
+        grace_s = grace.as_secs_f64(),
+        "shutting down: draining in-flight requests"
+    );
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("grace period over with requests still in flight; closing them");
+    }
+    Ok(())
+}
+
+/// Binds the listener for `host:port` (`port` 0 picks a free one).
+pub async fn bind(host: &str, port: u16) -> anyhow::Result<(TcpListener, SocketAddr)> {
+    let listener = TcpListener::bind((host, port)).await?;
+    let addr = listener.local_addr()?;
+    Ok((listener, addr))
+}
