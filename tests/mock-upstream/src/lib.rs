@@ -21,6 +21,33 @@
 //! appended unless `n` is already set, the schema declares `n` with a non-numeric type, or the
 //! schema says `additionalProperties: false` without declaring `n`. The arguments JSON is streamed
 //! in fragments of 5 characters (never splitting a UTF-8 sequence).
+//!
+//! Other rules: `MOCK:slow=MS:N` answers `tick1 tick2 … tickN` (one piece per delta; streams send
+//! headers and the preamble at once and sleep MS before every content delta; JSON answers after
+//! N×MS). `MOCK:tool`/`MOCK:tools2` without any offered tool answer the text
+//! `No tools were offered.`. `MOCK:midstream-*` strike after the second content delta (text,
+//! reasoning or tool-argument fragment). `MOCK:reset` and `MOCK:midstream-reset` close the socket
+//! with `SO_LINGER` 0, so the client sees a real TCP reset. `MOCK:status` wins over every other
+//! directive, then `reset`, then `hang`.
+//!
+//! # Usage numbers
+//!
+//! Input tokens are 1000 + the whitespace-separated words of the request's text: Anthropic
+//! `system` and message text blocks and `tool_result` contents; Chat message `content` (string or
+//! `text` parts) of every role, tool messages included; Responses `instructions`, a string
+//! `input`, message `content` and `*_output` items' `output`. Tool schemas, tool-call arguments
+//! and thinking are not counted. Output tokens are 7 × content deltas + 3 (the same number for
+//! the JSON answer). `count_tokens` answers the word count alone (no 1000).
+//!
+//! # Ids and events
+//!
+//! Ids derive from the request's sequence number (`msg_mock_0001`, `chatcmpl-mock-0001`,
+//! `resp_mock_0001`, tool ids `toolu_mock_0001_<part>` / `call_mock_0001_<part>`); `created` is a
+//! fixed timestamp. Model answers carry an `x-mock-seq` header. Events (`seq` is the request's):
+//! `completed` (the whole body was handed to hyper, error answers included), `reset`
+//! (`MOCK:reset`, `MOCK:midstream-reset`), `client_disconnected` (the peer left before the end:
+//! a hung, slow or streaming request). `/_mock/*` requests are not logged; `POST /_mock/reset`
+//! clears both logs but sequence numbers keep counting.
 
 mod body;
 mod dialect;

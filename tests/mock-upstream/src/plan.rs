@@ -93,7 +93,7 @@ pub(crate) struct Inbound {
 pub(crate) enum Part {
     Reasoning(Vec<String>),
     Text(Vec<String>),
-    /// A tool call; `index` is the position among the answer's parts (ids derive from it).
+    /// A tool call (its ids derive from the request seq and the part's position).
     Tool {
         name: String,
         fragments: Vec<String>,

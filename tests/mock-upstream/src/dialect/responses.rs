@@ -164,9 +164,11 @@ pub(super) fn json(plan: &Plan, body: &Value) -> Value {
 struct Events(Vec<Ev>);
 
 impl Events {
-    fn push(&mut self, kind: &str, mut data: Value, content: bool) {
-        data["type"] = json!(kind);
-        data["sequence_number"] = json!(self.0.len());
+    fn push(&mut self, kind: &str, fields: Value, content: bool) {
+        let mut data = json!({"type": kind, "sequence_number": self.0.len()});
+        if let (Some(data), Value::Object(fields)) = (data.as_object_mut(), fields) {
+            data.extend(fields);
+        }
         self.0.push(Ev {
             bytes: sse(Some(kind), &data),
             content,
