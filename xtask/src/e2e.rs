@@ -24,10 +24,11 @@ use anyhow::{bail, Context, Result};
 use crate::tidy::configs::executable_from_messages;
 
 /// Binaries the e2e run builds (package, binary).
-pub const BINARIES: [(&str, &str); 3] = [
+pub const BINARIES: [(&str, &str); 4] = [
     ("anvil-router", "anvil-router"),
     ("anvil-mock-upstream", "anvil-mock-upstream"),
     ("anvil-e2e", "anvil-e2e-stack"),
+    ("anvil-e2e", "anvil-e2e-real-model"),
 ];
 
 /// How long `anvil-e2e-stack` may take to print both URLs.
@@ -119,6 +120,8 @@ pub struct Built {
     pub mock: PathBuf,
     /// `anvil-e2e-stack`.
     pub stack: PathBuf,
+    /// `anvil-e2e-real-model`.
+    pub real_model: PathBuf,
 }
 
 impl Built {
@@ -157,6 +160,7 @@ pub fn build(root: &Path) -> Result<Built> {
         router: find(BINARIES[0].1)?,
         mock: find(BINARIES[1].1)?,
         stack: find(BINARIES[2].1)?,
+        real_model: find(BINARIES[3].1)?,
     })
 }
 
@@ -169,14 +173,24 @@ pub fn test_args(nextest: bool) -> Vec<&'static str> {
     }
 }
 
-/// `$XDG_CACHE_HOME/anvil/venv-sdk`, else `$HOME/.cache/anvil/venv-sdk`.
-pub fn venv_dir(xdg_cache_home: Option<&str>, home: Option<&str>) -> Option<PathBuf> {
-    let cache = match (xdg_cache_home, home) {
-        (Some(xdg), _) if !xdg.is_empty() => PathBuf::from(xdg),
-        (_, Some(home)) if !home.is_empty() => Path::new(home).join(".cache"),
-        _ => return None,
+/// `venv-sdk` in anvil's cache dir: `$ANVIL_CACHE_DIR`, else `$XDG_CACHE_HOME/anvil` (absolute
+/// only, as the XDG spec says), else `$HOME/.cache/anvil`; empty values count as unset.
+pub fn venv_dir(
+    anvil_cache_dir: Option<&str>,
+    xdg_cache_home: Option<&str>,
+    home: Option<&str>,
+) -> Option<PathBuf> {
+    fn set(value: Option<&str>) -> Option<&str> {
+        value.filter(|value| !value.is_empty())
+    }
+    let cache = if let Some(dir) = set(anvil_cache_dir) {
+        PathBuf::from(dir)
+    } else if let Some(xdg) = set(xdg_cache_home).filter(|xdg| Path::new(xdg).is_absolute()) {
+        Path::new(xdg).join("anvil")
+    } else {
+        Path::new(set(home)?).join(".cache").join("anvil")
     };
-    Some(cache.join("anvil").join("venv-sdk"))
+    Some(cache.join("venv-sdk"))
 }
 
 /// The stamp file recording which requirements a venv was installed from.
@@ -304,10 +318,13 @@ fn run_sdk(root: &Path, built: &Built, out: &mut dyn Write) -> Result<Outcome> {
             requirements.display()
         )));
     }
-    let home = std::env::var("HOME").ok();
-    let xdg = std::env::var("XDG_CACHE_HOME").ok();
-    let venv = venv_dir(xdg.as_deref(), home.as_deref())
-        .context("neither XDG_CACHE_HOME nor HOME is set: no place for the SDK venv")?;
+    let var = |name: &str| std::env::var(name).ok();
+    let venv = venv_dir(
+        var("ANVIL_CACHE_DIR").as_deref(),
+        var("XDG_CACHE_HOME").as_deref(),
+        var("HOME").as_deref(),
+    )
+    .context("none of ANVIL_CACHE_DIR, XDG_CACHE_HOME, HOME is set: no place for the SDK venv")?;
     let python = ensure_venv(&venv, &requirements, out)?;
     let stack = StackProcess::start(built)?;
     writeln!(
@@ -331,12 +348,36 @@ fn run_sdk(root: &Path, built: &Built, out: &mut dyn Write) -> Result<Outcome> {
     })
 }
 
-// INTEGRATION POINT (real-model scenario). `xtask::llama` (xtask/src/llama.rs, with `ensure()` and
-// `start()`) is written by another helper and is not in this tree. Once it is, this part should:
-// `llama::ensure()` the server and a small model, `llama::start()` it on a free port, start the
-// router (`anvil-router serve --config <toml with one openai tier at the llama server> --port 0`),
-// send one request per inbound dialect (whole and streamed) and expect 200 with non-empty text.
-// Until then it fails rather than pretend to pass.
+/// Runs `anvil-e2e-real-model` against an OpenAI-dialect model server at `base_url` serving
+/// `model`: router in front, every inbound dialect whole and streamed, non-empty answers.
+pub fn run_real_model(
+    built: &Built,
+    base_url: &str,
+    model: &str,
+    context_limit: u32,
+) -> Result<Outcome> {
+    let status = Command::new(&built.real_model)
+        .envs(built.env())
+        .args(["--base-url", base_url, "--model", model])
+        .args(["--context-limit", &context_limit.to_string()])
+        .status()
+        .context("cannot run anvil-e2e-real-model")?;
+    Ok(if status.success() {
+        Outcome::Passed
+    } else {
+        Outcome::Failed(format!("anvil-e2e-real-model failed ({status})"))
+    })
+}
+
+// INTEGRATION POINT (real-model scenario). `xtask::llama` (xtask/src/llama.rs, branch h/llama) is
+// not in this tree yet. Once it is merged, replace the body of `run_llama` with
+//
+//     let paths = crate::llama::ensure()?;
+//     let server = crate::llama::start(&paths)?;
+//     run_real_model(built, &server.base_url(), server.model(), crate::llama::CONTEXT_LIMIT)
+//
+// (adjusting to the exact types `base_url()`/`model()` return), make it return `Result<Outcome>`
+// and take `built`. Until then this part fails rather than pretend to pass.
 fn run_llama() -> Outcome {
     Outcome::Failed(
         "the real-model scenario is not integrated yet: xtask::llama (xtask/src/llama.rs) does \
@@ -439,24 +480,23 @@ mod tests {
     #[test]
     fn the_venv_lives_in_the_cache_dir() {
         let cases = [
+            (Some("/a"), Some("/x"), Some("/h"), Some("/a/venv-sdk")),
+            (Some(""), Some("/x"), Some("/h"), Some("/x/anvil/venv-sdk")),
             (
-                Some("/x/cache"),
-                Some("/home/u"),
-                Some("/x/cache/anvil/venv-sdk"),
+                None,
+                Some("rel"),
+                Some("/h"),
+                Some("/h/.cache/anvil/venv-sdk"),
             ),
-            (
-                Some(""),
-                Some("/home/u"),
-                Some("/home/u/.cache/anvil/venv-sdk"),
-            ),
-            (None, Some("/home/u"), Some("/home/u/.cache/anvil/venv-sdk")),
-            (None, None, None),
+            (None, Some(""), Some("/h"), Some("/h/.cache/anvil/venv-sdk")),
+            (None, None, Some("/h"), Some("/h/.cache/anvil/venv-sdk")),
+            (None, None, None, None),
         ];
-        for (xdg, home, want) in cases {
+        for (anvil, xdg, home, want) in cases {
             assert_eq!(
-                venv_dir(xdg, home),
+                venv_dir(anvil, xdg, home),
                 want.map(PathBuf::from),
-                "{xdg:?} {home:?}"
+                "{anvil:?} {xdg:?} {home:?}"
             );
         }
     }

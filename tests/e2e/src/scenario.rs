@@ -407,3 +407,51 @@ pub async fn client_disconnect(stack: &Stack, inbound: Dialect, tier: Tier) -> R
     );
     Ok(())
 }
+
+/// The prompt of the real-model smoke run.
+pub const SMOKE_PROMPT: &str = "Say hello in one short sentence.";
+
+/// One short request per inbound dialect, whole and streamed, with `model` = `chat`, to a router at
+/// `router_url` whose `chat` preset is a real model: each must answer 200 with non-empty text and
+/// (streamed) reach its terminal event without an error. Returns one line per answer.
+pub async fn real_model_smoke(router_url: &str) -> Result<Vec<String>> {
+    let mut lines = Vec::new();
+    for inbound in Dialect::ALL {
+        for stream in [false, true] {
+            let what = format!("{} (stream: {stream})", inbound.name());
+            let mut body = inbound.text_request("chat", SMOKE_PROMPT, stream);
+            match inbound {
+                Dialect::Anthropic | Dialect::Chat => body["max_tokens"] = 32.into(),
+                Dialect::Responses => body["max_output_tokens"] = 32.into(),
+            }
+            let url = format!("{router_url}{}", inbound.path());
+            let headers = inbound.client_headers();
+            let reply = if stream {
+                let streaming = crate::http::open_json(&url, &body, &headers).await?;
+                let status = streaming.status;
+                let finished = streaming.finish().await;
+                let text = String::from_utf8_lossy(&finished.body).into_owned();
+                ensure!(status == 200, "{what}: status {status}: {text}");
+                let reply = inbound.stream_reply(&finished.sse());
+                ensure!(reply.completed, "{what}: no terminal event: {text}");
+                reply
+            } else {
+                let response = crate::http::post_json(&url, &body, &headers).await?;
+                ensure!(
+                    response.status == 200,
+                    "{what}: status {}: {}",
+                    response.status,
+                    response.text()
+                );
+                inbound.reply(&response.json()?)?
+            };
+            ensure!(reply.error.is_none(), "{what}: error {:?}", reply.error);
+            ensure!(
+                !reply.text.trim().is_empty(),
+                "{what}: empty answer: {reply:?}"
+            );
+            lines.push(format!("{what}: {:?}", reply.text));
+        }
+    }
+    Ok(lines)
+}
