@@ -338,6 +338,8 @@ fn run_sdk(root: &Path, built: &Built, out: &mut dyn Write) -> Result<Outcome> {
         .current_dir(root)
         .env("ANVIL_URL", &stack.anvil_url)
         .env("ANVIL_MOCK_URL", &stack.mock_url)
+        // The presets of the e2e config (`anvil_e2e::config::router_config`).
+        .env("ANVIL_EXPECT_MODELS", "chat,planning")
         .status()
         .context("cannot run pytest")?;
     drop(stack);
