@@ -119,8 +119,8 @@ async fn five_hundred_concurrent_slow_streams_all_complete() {
         failures[0],
         stack.diagnose(&anyhow::anyhow!("concurrency"))
     );
-    // Serially this would take 500 × 1 s; concurrently about 1 s plus overhead.
-    assert!(elapsed < Duration::from_secs(60), "took {elapsed:?}");
+    // Serially this would take 500 × 1 s; concurrently about 1 s plus overhead (30 s: slow CI).
+    assert!(elapsed < Duration::from_secs(30), "took {elapsed:?}");
 }
 
 #[tokio::test]
