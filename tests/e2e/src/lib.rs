@@ -12,6 +12,15 @@
 //!   chunk by chunk with timestamps, and [`sse`] the event-stream parser it uses.
 //! * [`dialect`] builds requests in the three wire dialects and reads replies and streams back
 //!   into one [`dialect::Reply`] shape.
+//! * [`scenario`] holds the reusable steps (tool round trip, real-time stream, mid-stream failure,
+//!   upstream status, client disconnect, real-model smoke) that return the first failed
+//!   expectation as an error.
+//!
+//! Scenarios live in `tests/`: `round_trip.rs` (3 inbound × 3 tier dialects × whole/streamed),
+//! `streaming.rs`, `errors.rs`, `surface.rs` (headers, auth, secrets, models, healthz),
+//! `real_model.rs`, and `harness.rs` (the harness against the mock alone). Binaries:
+//! `anvil-e2e-stack` (mock + router for the Python SDK tests) and `anvil-e2e-real-model` (the
+//! router in front of a real OpenAI-dialect model server), both used by `cargo xtask e2e`.
 
 pub mod bins;
 pub mod config;
