@@ -378,8 +378,9 @@ pub fn run_real_model(
 //     let server = crate::llama::start(&paths)?;
 //     run_real_model(built, &server.base_url(), server.model(), crate::llama::CONTEXT_LIMIT)
 //
-// (adjusting to the exact types `base_url()`/`model()` return), make it return `Result<Outcome>`
-// and take `built`. Until then this part fails rather than pretend to pass.
+// (on h/llama at 8df517d: `ensure() -> Result<LlamaPaths>`, `start(&LlamaPaths) ->
+// Result<LlamaServer>`, `base_url() -> String`, `model() -> &'static str`), make it return
+// `Result<Outcome>` and take `built`. Until then this part fails rather than pretend to pass.
 fn run_llama() -> Outcome {
     Outcome::Failed(
         "the real-model scenario is not integrated yet: xtask::llama (xtask/src/llama.rs) does \
