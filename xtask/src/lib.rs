@@ -8,6 +8,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 pub mod ci;
+pub mod e2e;
 pub mod tidy;
 
 /// The workspace root: the parent of this crate's manifest directory.

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use xtask::{ci, tidy, workspace_root};
+use xtask::{ci, e2e, tidy, workspace_root};
 
 const USAGE: &str = "\
 usage: cargo xtask <task>
@@ -21,6 +21,9 @@ tasks:
   tidy   only the tidy checks (pure crates stay free of tokio/hyper/sqlx, shipped configs pass
          `anvil-router check`, every crate uses the workspace lints, docs/ARCHITECTURE.md names
          only existing paths); they also run as tests
+  e2e    black-box suites: builds router + mock, runs the anvil-e2e tests (nextest when
+         installed), then the Python SDK tests (venv in ~/.cache/anvil/venv-sdk) and the
+         real-model scenario; --no-sdk / --no-llama skip those two
   help   this text";
 
 fn main() -> ExitCode {
@@ -33,6 +36,7 @@ fn main() -> ExitCode {
     {
         ["ci"] => run_ci(),
         ["tidy"] => run_tidy(),
+        ["e2e", flags @ ..] => run_e2e(flags),
         ["help" | "--help" | "-h"] => {
             println!("{USAGE}");
             Ok(true)
@@ -76,6 +80,25 @@ fn run_tidy() -> Result<bool> {
         println!("tidy passed");
     } else {
         eprintln!("error: tidy failed");
+    }
+    Ok(ok)
+}
+
+fn run_e2e(flags: &[&str]) -> Result<bool> {
+    let options = e2e::Options::parse(flags)?;
+    let nextest = ci::Tools::detect().nextest;
+    let reports = e2e::run(
+        &workspace_root(),
+        options,
+        nextest,
+        &mut std::io::stdout().lock(),
+    )?;
+    println!("\ne2e summary:\n{}", e2e::summary(&reports));
+    let ok = e2e::passed(&reports);
+    if ok {
+        println!("e2e passed");
+    } else {
+        eprintln!("error: e2e failed");
     }
     Ok(ok)
 }
