@@ -79,6 +79,7 @@ fn serve(path: &Path, host: Option<String>, port: Option<u16>) -> ExitCode {
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false);
     // `ANVIL_LOG_FORMAT=json`: one JSON object per line, for log shippers.
     if std::env::var("ANVIL_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
