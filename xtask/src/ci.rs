@@ -131,6 +131,9 @@ pub fn plan(tools: Tools) -> Vec<Planned> {
             reason: format!("cargo-deny is not installed; install it with `{DENY_INSTALL}`"),
         },
     });
+    // The end-to-end runs the workspace tests do not cover: the official Python SDKs against the
+    // router, and a real llama.cpp model behind it (the Rust black-box tests run with the rest).
+    steps.push(Planned::Run(Step::new(&["xtask", "e2e", "--no-tests"])));
     // The tests run last, so the run's closing lines are the test runner's summary.
     if tools.nextest {
         // nextest does not run doctests.
@@ -254,6 +257,7 @@ mod tests {
         let doc = "run cargo test --workspace --doc";
         let test = "run cargo test --workspace";
         let deny = "cargo deny check --allow unused-wrapper licenses bans sources";
+        let e2e = "run cargo xtask e2e --no-tests";
         let cases: [(Tools, Vec<String>); 5] = [
             (
                 Tools {
@@ -265,6 +269,7 @@ mod tests {
                     fmt.into(),
                     clippy.into(),
                     format!("run {deny}"),
+                    e2e.into(),
                     doc.into(),
                     nextest.into(),
                 ],
@@ -279,6 +284,7 @@ mod tests {
                     fmt.into(),
                     clippy.into(),
                     format!("run {deny}"),
+                    e2e.into(),
                     test.into(),
                 ],
             ),
@@ -292,6 +298,7 @@ mod tests {
                     fmt.into(),
                     clippy.into(),
                     format!("skip {deny}"),
+                    e2e.into(),
                     doc.into(),
                     nextest.into(),
                 ],
@@ -306,6 +313,7 @@ mod tests {
                     fmt.into(),
                     clippy.into(),
                     format!("fail {deny}"),
+                    e2e.into(),
                     doc.into(),
                     nextest.into(),
                 ],
@@ -320,6 +328,7 @@ mod tests {
                     fmt.into(),
                     clippy.into(),
                     format!("skip {deny}"),
+                    e2e.into(),
                     test.into(),
                 ],
             ),

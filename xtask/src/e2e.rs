@@ -37,6 +37,8 @@ pub const STACK_STARTUP: Duration = Duration::from_secs(60);
 /// The parts of the run that flags may skip.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Options {
+    /// Run the Rust black-box tests (`cargo xtask ci` runs them with the rest of the workspace).
+    pub tests: bool,
     /// Run the Python SDK tests.
     pub sdk: bool,
     /// Run the real-model scenario.
@@ -44,17 +46,21 @@ pub struct Options {
 }
 
 impl Options {
-    /// Parses `--no-sdk` / `--no-llama`.
+    /// Parses `--no-tests` / `--no-sdk` / `--no-llama`.
     pub fn parse(args: &[&str]) -> Result<Self> {
         let mut options = Self {
+            tests: true,
             sdk: true,
             llama: true,
         };
         for arg in args {
             match *arg {
+                "--no-tests" => options.tests = false,
                 "--no-sdk" => options.sdk = false,
                 "--no-llama" => options.llama = false,
-                other => bail!("unknown e2e flag `{other}` (known: --no-sdk, --no-llama)"),
+                other => {
+                    bail!("unknown e2e flag `{other}` (known: --no-tests, --no-sdk, --no-llama)")
+                }
             }
         }
         Ok(options)
@@ -419,21 +425,26 @@ pub fn run(
     };
 
     let args = test_args(nextest);
-    writeln!(out, "==> cargo {}", args.join(" "))?;
-    out.flush()?;
-    reports.push(timed("tests", || {
-        let status = Command::new(crate::cargo())
-            .args(&args)
-            .current_dir(root)
-            .envs(built.env())
-            .status()
-            .context("cannot run the e2e tests")?;
-        Ok(if status.success() {
-            Outcome::Passed
-        } else {
-            Outcome::Failed(format!("`cargo {}` failed ({status})", args.join(" ")))
-        })
-    }));
+    if !options.tests {
+        writeln!(out, "==> skipped the Rust black-box tests (--no-tests)")?;
+        reports.push(skipped("tests", "--no-tests"));
+    } else {
+        writeln!(out, "==> cargo {}", args.join(" "))?;
+        out.flush()?;
+        reports.push(timed("tests", || {
+            let status = Command::new(crate::cargo())
+                .args(&args)
+                .current_dir(root)
+                .envs(built.env())
+                .status()
+                .context("cannot run the e2e tests")?;
+            Ok(if status.success() {
+                Outcome::Passed
+            } else {
+                Outcome::Failed(format!("`cargo {}` failed ({status})", args.join(" ")))
+            })
+        }));
+    }
 
     if options.sdk {
         reports.push(timed("sdk", || run_sdk(root, &built, out)));
@@ -465,17 +476,18 @@ mod tests {
 
     #[test]
     fn flags_select_the_parts() {
-        // (flags, Some((sdk, llama)) or None for an error)
-        type Case = (&'static [&'static str], Option<(bool, bool)>);
-        let cases: [Case; 5] = [
-            (&[], Some((true, true))),
-            (&["--no-sdk"], Some((false, true))),
-            (&["--no-llama"], Some((true, false))),
-            (&["--no-llama", "--no-sdk"], Some((false, false))),
+        // (flags, Some((tests, sdk, llama)) or None for an error)
+        type Case = (&'static [&'static str], Option<(bool, bool, bool)>);
+        let cases: [Case; 6] = [
+            (&[], Some((true, true, true))),
+            (&["--no-sdk"], Some((true, false, true))),
+            (&["--no-llama"], Some((true, true, false))),
+            (&["--no-llama", "--no-sdk"], Some((true, false, false))),
+            (&["--no-tests"], Some((false, true, true))),
             (&["--fast"], None),
         ];
         for (args, want) in cases {
-            let got = Options::parse(args).ok().map(|o| (o.sdk, o.llama));
+            let got = Options::parse(args).ok().map(|o| (o.tests, o.sdk, o.llama));
             assert_eq!(got, want, "{args:?}");
         }
     }
