@@ -8,6 +8,8 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 pub mod ci;
+pub mod demo;
+pub mod llama;
 pub mod tidy;
 
 /// The workspace root: the parent of this crate's manifest directory.

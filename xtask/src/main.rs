@@ -9,7 +9,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use xtask::{ci, tidy, workspace_root};
+use xtask::{ci, demo, tidy, workspace_root};
 
 const USAGE: &str = "\
 usage: cargo xtask <task>
@@ -21,6 +21,10 @@ tasks:
   tidy   only the tidy checks (pure crates stay free of tokio/hyper/sqlx, shipped configs pass
          `anvil-router check`, every crate uses the workspace lints, docs/ARCHITECTURE.md names
          only existing paths); they also run as tests
+  demo   a real local model behind the router, no GPU needed: builds (once, cached in
+         $ANVIL_CACHE_DIR or ~/.cache/anvil) and starts llama-server with SmolLM2-135M-Instruct,
+         starts `anvil-router serve` with every preset on it, prints curl/SDK/Claude Code lines,
+         runs until Ctrl-C (needs python3 with pip, cmake and a C++ compiler for the first build)
   help   this text";
 
 fn main() -> ExitCode {
@@ -33,6 +37,7 @@ fn main() -> ExitCode {
     {
         ["ci"] => run_ci(),
         ["tidy"] => run_tidy(),
+        ["demo"] => demo::run(&workspace_root(), &mut std::io::stdout().lock()).map(|()| true),
         ["help" | "--help" | "-h"] => {
             println!("{USAGE}");
             Ok(true)
