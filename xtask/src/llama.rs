@@ -647,7 +647,7 @@ pub fn server_args(model: &Path, port: u16) -> Vec<OsString> {
         "--jinja".to_owned(),
         "--alias".to_owned(),
         SERVED_MODEL.to_owned(),
-        "--no-webui".to_owned(),
+        "--no-ui".to_owned(),
     ] {
         args.push(arg.into());
     }
@@ -709,7 +709,7 @@ pub fn http_status(port: u16, path: &str, timeout: Duration) -> io::Result<u16> 
 }
 
 /// Sends one HTTP/1.0 request with `Connection: close` to 127.0.0.1:`port` and returns the status
-/// and the body (read to the end: HTTP/1.0 responses are not chunked).
+/// and the body (`Content-Length` bytes, else up to the end: HTTP/1.0 responses are not chunked).
 pub fn http_request(
     port: u16,
     method: &str,
@@ -732,18 +732,37 @@ pub fn http_request(
         request.push_str("\r\n");
     }
     stream.write_all(request.as_bytes())?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response)?;
-    let text = String::from_utf8_lossy(&response);
-    let status = text
+    let mut reader = BufReader::new(stream);
+    let mut status_line = String::new();
+    reader.read_line(&mut status_line)?;
+    let status = status_line
         .split_whitespace()
         .nth(1)
         .and_then(|code| code.parse().ok())
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not an http response"))?;
-    let body = text
-        .split_once("\r\n\r\n")
-        .map_or_else(String::new, |(_, body)| body.to_owned());
-    Ok((status, body))
+    let mut length = None;
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header)? == 0 || header.trim_end().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':') {
+            if name.trim().eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse::<u64>().ok();
+            }
+        }
+    }
+    let mut body = Vec::new();
+    match length {
+        // The server may keep the connection open despite `Connection: close`.
+        Some(length) => {
+            reader.take(length).read_to_end(&mut body)?;
+        }
+        None => {
+            reader.read_to_end(&mut body)?;
+        }
+    }
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
 }
 
 /// How many output lines a [`Supervised`] keeps for error messages.
@@ -1180,6 +1199,55 @@ mod tests {
     fn elapsed_text_formats() {
         assert_eq!(elapsed_text(Duration::from_millis(12_340)), "12.3s");
         assert_eq!(elapsed_text(Duration::from_secs(65)), "1m05s");
+    }
+
+    #[test]
+    fn http_request_reads_content_length_even_on_a_kept_alive_connection() {
+        use std::net::TcpListener;
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut head = Vec::new();
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if line == "\r\n" {
+                    break;
+                }
+                head.push(line);
+            }
+            let mut body = vec![0; 13];
+            reader.read_exact(&mut body).unwrap();
+            let mut stream = stream;
+            stream
+                .write_all(b"HTTP/1.1 201 Created\r\nContent-Length: 11\r\nKeep-Alive: timeout=5\r\n\r\n{\"ok\":true}")
+                .unwrap();
+            // Keep the connection open until the client is done: it must not wait for EOF.
+            let _ = reader.read_line(&mut String::new());
+            (head, String::from_utf8(body).unwrap())
+        });
+        let (status, body) = http_request(
+            port,
+            "POST",
+            "/v1/x",
+            Some(r#"{"model":"m"}"#),
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        assert_eq!(status, 201);
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&body).unwrap(),
+            serde_json::json!({"ok": true})
+        );
+        let (head, sent) = server.join().unwrap();
+        assert_eq!(head[0], "POST /v1/x HTTP/1.0\r\n");
+        assert!(
+            head.contains(&"Content-Length: 13\r\n".to_owned()),
+            "{head:?}"
+        );
+        assert_eq!(sent, r#"{"model":"m"}"#);
     }
 
     #[test]
