@@ -377,22 +377,24 @@ pub fn run_real_model(
     })
 }
 
-// INTEGRATION POINT (real-model scenario). `xtask::llama` (xtask/src/llama.rs, branch h/llama) is
-// not in this tree yet. Once it is merged, replace the body of `run_llama` with
-//
-//     let paths = crate::llama::ensure()?;
-//     let server = crate::llama::start(&paths)?;
-//     run_real_model(built, &server.base_url(), server.model(), crate::llama::CONTEXT_LIMIT)
-//
-// (on h/llama at 8df517d: `ensure() -> Result<LlamaPaths>`, `start(&LlamaPaths) ->
-// Result<LlamaServer>`, `base_url() -> String`, `model() -> &'static str`), make it return
-// `Result<Outcome>` and take `built`. Until then this part fails rather than pretend to pass.
-fn run_llama() -> Outcome {
-    Outcome::Failed(
-        "the real-model scenario is not integrated yet: xtask::llama (xtask/src/llama.rs) does \
-         not exist in this tree (pass --no-llama to skip it)"
-            .to_owned(),
-    )
+/// The real-model scenario: llama.cpp's `llama-server` with SmolLM2-135M (built and cached on first
+/// use by [`crate::llama::ensure`]) behind the router, every inbound dialect whole and streamed.
+fn run_llama(built: &Built, out: &mut dyn Write) -> Result<Outcome> {
+    writeln!(
+        out,
+        "==> real model: llama-server with SmolLM2-135M (cached in the anvil cache dir)"
+    )?;
+    out.flush()?;
+    let paths = crate::llama::ensure()?;
+    let mut server = crate::llama::start(&paths)?;
+    let outcome = run_real_model(
+        built,
+        &server.base_url(),
+        server.model(),
+        crate::llama::CONTEXT_LIMIT,
+    );
+    server.stop();
+    outcome
 }
 
 fn timed(part: &'static str, run: impl FnOnce() -> Result<Outcome>) -> PartReport {
@@ -454,7 +456,7 @@ pub fn run(
     }
 
     if options.llama {
-        reports.push(timed("llama", || Ok(run_llama())));
+        reports.push(timed("llama", || run_llama(&built, out)));
     } else {
         writeln!(out, "==> skipped the real-model scenario (--no-llama)")?;
         reports.push(skipped("llama", "--no-llama"));
@@ -552,11 +554,12 @@ mod tests {
             "     1.5s  ok       build\n     1.5s  skipped  sdk  (--no-sdk)\n"
         );
         let mut failing = reports;
-        failing.push(report("llama", run_llama()));
+        failing.push(report(
+            "llama",
+            Outcome::Failed("anvil-e2e-real-model failed (exit status: 1)".into()),
+        ));
         assert!(!passed(&failing));
-        assert!(
-            summary(&failing).contains("FAILED   llama  the real-model scenario is not integrated")
-        );
+        assert!(summary(&failing).contains("FAILED   llama  anvil-e2e-real-model failed"));
         assert_eq!(
             test_args(true),
             ["nextest", "run", "--package", "anvil-e2e"]

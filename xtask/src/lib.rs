@@ -8,7 +8,9 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 pub mod ci;
+pub mod demo;
 pub mod e2e;
+pub mod llama;
 pub mod tidy;
 
 /// The workspace root: the parent of this crate's manifest directory.

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use xtask::{ci, e2e, tidy, workspace_root};
+use xtask::{ci, demo, e2e, tidy, workspace_root};
 
 const USAGE: &str = "\
 usage: cargo xtask <task>
@@ -23,7 +23,11 @@ tasks:
          only existing paths); they also run as tests
   e2e    black-box suites: builds router + mock, runs the anvil-e2e tests (nextest when
          installed), then the Python SDK tests (venv in ~/.cache/anvil/venv-sdk) and the
-         real-model scenario; --no-sdk / --no-llama skip those two
+         real-model scenario; --no-tests / --no-sdk / --no-llama skip parts
+  demo   a real local model behind the router, no GPU needed: builds (once, cached in
+         $ANVIL_CACHE_DIR or ~/.cache/anvil) and starts llama-server with SmolLM2-135M-Instruct,
+         starts `anvil-router serve` with every preset on it, prints curl/SDK/Claude Code lines,
+         runs until Ctrl-C (needs python3 with pip, cmake and a C++ compiler for the first build)
   help   this text";
 
 fn main() -> ExitCode {
@@ -37,6 +41,7 @@ fn main() -> ExitCode {
         ["ci"] => run_ci(),
         ["tidy"] => run_tidy(),
         ["e2e", flags @ ..] => run_e2e(flags),
+        ["demo"] => demo::run(&workspace_root(), &mut std::io::stdout().lock()).map(|()| true),
         ["help" | "--help" | "-h"] => {
             println!("{USAGE}");
             Ok(true)

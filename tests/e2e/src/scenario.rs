@@ -412,10 +412,35 @@ pub async fn client_disconnect(stack: &Stack, inbound: Dialect, tier: Tier) -> R
 pub const SMOKE_PROMPT: &str = "Say hello in one short sentence.";
 
 /// One short request per inbound dialect, whole and streamed, with `model` = `chat`, to a router at
-/// `router_url` whose `chat` preset is a real model: each must answer 200 with non-empty text and
-/// (streamed) reach its terminal event without an error. Returns one line per answer.
-pub async fn real_model_smoke(router_url: &str) -> Result<Vec<String>> {
-    let mut lines = Vec::new();
+/// `router_url` whose `chat` preset is the real model `model` at `upstream_url`: each must answer 200
+/// with non-empty text, (streamed) reach its terminal event without an error, and report the model
+/// server's own usage numbers. Returns one line per answer.
+pub async fn real_model_smoke(
+    router_url: &str,
+    upstream_url: &str,
+    model: &str,
+) -> Result<Vec<String>> {
+    // The model server's own count of the prompt, asked directly: every dialect's answer through the
+    // router must report exactly this many input tokens (the upstream's real numbers, passed back,
+    // not an estimate), and between 1 and 32 output tokens.
+    let direct = crate::http::post_json(
+        &format!("{}/chat/completions", upstream_url.trim_end_matches('/')),
+        &serde_json::json!({"model": model, "max_tokens": 1,
+            "messages": [{"role": "user", "content": SMOKE_PROMPT}]}),
+        &[],
+    )
+    .await?;
+    let prompt_tokens = direct.json()?["usage"]["prompt_tokens"]
+        .as_u64()
+        .with_context(|| {
+            format!(
+                "the model server reported no prompt_tokens: {}",
+                direct.text()
+            )
+        })?;
+    let mut lines = vec![format!(
+        "model server counts the prompt as {prompt_tokens} tokens"
+    )];
     for inbound in Dialect::ALL {
         for stream in [false, true] {
             let what = format!("{} (stream: {stream})", inbound.name());
@@ -450,7 +475,30 @@ pub async fn real_model_smoke(router_url: &str) -> Result<Vec<String>> {
                 !reply.text.trim().is_empty(),
                 "{what}: empty answer: {reply:?}"
             );
-            lines.push(format!("{what}: {:?}", reply.text));
+            let usage = reply
+                .usage
+                .as_ref()
+                .with_context(|| format!("{what}: no usage: {reply:?}"))?;
+            let count = |key: &str| usage[key].as_u64().unwrap_or(0);
+            let (input, output) = match inbound {
+                Dialect::Anthropic => (
+                    count("input_tokens")
+                        + count("cache_read_input_tokens")
+                        + count("cache_creation_input_tokens"),
+                    count("output_tokens"),
+                ),
+                Dialect::Chat => (count("prompt_tokens"), count("completion_tokens")),
+                Dialect::Responses => (count("input_tokens"), count("output_tokens")),
+            };
+            ensure!(
+                input == prompt_tokens && (1..=32).contains(&output),
+                "{what}: usage {usage} does not carry the model server's numbers \
+                 ({prompt_tokens} prompt tokens, 1..=32 output tokens)"
+            );
+            lines.push(format!(
+                "{what}: {:?} (usage: {input} in, {output} out)",
+                reply.text
+            ));
         }
     }
     Ok(lines)

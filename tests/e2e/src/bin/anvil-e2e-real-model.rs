@@ -1,7 +1,7 @@
 //! `anvil-e2e-real-model --base-url URL --model NAME [--context-limit N]`: starts `anvil-router`
 //! with one local `openai` tier at `URL` serving `NAME` (the `chat` preset) and runs
 //! [`anvil_e2e::scenario::real_model_smoke`] through it: every inbound dialect, whole and streamed,
-//! must get a non-empty answer. Prints one line per answer; exits 1 on the first failure, with the
+//! must get a non-empty answer carrying the model server's own usage numbers. Prints one line per answer; exits 1 on the first failure, with the
 //! router's output. `cargo xtask e2e` runs it against llama-server.
 #![allow(
     clippy::print_stdout,
@@ -71,7 +71,7 @@ async fn main() -> ExitCode {
             single_tier_config(&args.base_url, &args.model, args.context_limit, &knobs),
         )?;
         let router = Router::start(&config, &knobs)?;
-        let result = real_model_smoke(router.url()).await;
+        let result = real_model_smoke(router.url(), &args.base_url, &args.model).await;
         Ok::<_, anyhow::Error>((result, router.logs()))
     };
     match run.await {
