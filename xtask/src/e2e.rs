@@ -316,6 +316,18 @@ impl Drop for StackProcess {
     }
 }
 
+/// The SDK venv's python, created or updated from `requirements` when needed.
+fn sdk_python(requirements: &Path, out: &mut dyn Write) -> Result<PathBuf> {
+    let var = |name: &str| std::env::var(name).ok();
+    let venv = venv_dir(
+        var("ANVIL_CACHE_DIR").as_deref(),
+        var("XDG_CACHE_HOME").as_deref(),
+        var("HOME").as_deref(),
+    )
+    .context("none of ANVIL_CACHE_DIR, XDG_CACHE_HOME, HOME is set: no place for the SDK venv")?;
+    ensure_venv(&venv, requirements, out)
+}
+
 fn run_sdk(root: &Path, built: &Built, out: &mut dyn Write) -> Result<Outcome> {
     let requirements = root.join("tests/sdk/requirements.txt");
     if !requirements.exists() {
@@ -324,14 +336,7 @@ fn run_sdk(root: &Path, built: &Built, out: &mut dyn Write) -> Result<Outcome> {
             requirements.display()
         )));
     }
-    let var = |name: &str| std::env::var(name).ok();
-    let venv = venv_dir(
-        var("ANVIL_CACHE_DIR").as_deref(),
-        var("XDG_CACHE_HOME").as_deref(),
-        var("HOME").as_deref(),
-    )
-    .context("none of ANVIL_CACHE_DIR, XDG_CACHE_HOME, HOME is set: no place for the SDK venv")?;
-    let python = ensure_venv(&venv, &requirements, out)?;
+    let python = sdk_python(&requirements, out)?;
     let stack = StackProcess::start(built)?;
     writeln!(
         out,
@@ -363,11 +368,17 @@ pub fn run_real_model(
     base_url: &str,
     model: &str,
     context_limit: u32,
+    then: &[&std::ffi::OsStr],
 ) -> Result<Outcome> {
-    let status = Command::new(&built.real_model)
+    let mut command = Command::new(&built.real_model);
+    command
         .envs(built.env())
         .args(["--base-url", base_url, "--model", model])
-        .args(["--context-limit", &context_limit.to_string()])
+        .args(["--context-limit", &context_limit.to_string()]);
+    if !then.is_empty() {
+        command.arg("--then").args(then);
+    }
+    let status = command
         .status()
         .context("cannot run anvil-e2e-real-model")?;
     Ok(if status.success() {
@@ -378,8 +389,11 @@ pub fn run_real_model(
 }
 
 /// The real-model scenario: llama.cpp's `llama-server` with SmolLM2-135M (built and cached on first
-/// use by [`crate::llama::ensure`]) behind the router, every inbound dialect whole and streamed.
-fn run_llama(built: &Built, out: &mut dyn Write) -> Result<Outcome> {
+/// use by [`crate::llama::ensure`]) behind the router, every inbound dialect whole and streamed over
+/// raw HTTP, then the official SDKs (`tests/sdk_real`), each checking the model server's own usage.
+fn run_llama(root: &Path, built: &Built, out: &mut dyn Write) -> Result<Outcome> {
+    let python = sdk_python(&root.join("tests/sdk/requirements.txt"), out)?;
+    let tests = root.join("tests/sdk_real");
     writeln!(
         out,
         "==> real model: llama-server with SmolLM2-135M (cached in the anvil cache dir)"
@@ -387,11 +401,19 @@ fn run_llama(built: &Built, out: &mut dyn Write) -> Result<Outcome> {
     out.flush()?;
     let paths = crate::llama::ensure()?;
     let mut server = crate::llama::start(&paths)?;
+    let then = [
+        python.as_os_str(),
+        "-m".as_ref(),
+        "pytest".as_ref(),
+        "-q".as_ref(),
+        tests.as_os_str(),
+    ];
     let outcome = run_real_model(
         built,
         &server.base_url(),
         server.model(),
         crate::llama::CONTEXT_LIMIT,
+        &then,
     );
     server.stop();
     outcome
@@ -456,7 +478,7 @@ pub fn run(
     }
 
     if options.llama {
-        reports.push(timed("llama", || run_llama(&built, out)));
+        reports.push(timed("llama", || run_llama(root, &built, out)));
     } else {
         writeln!(out, "==> skipped the real-model scenario (--no-llama)")?;
         reports.push(skipped("llama", "--no-llama"));

@@ -411,6 +411,26 @@ pub async fn client_disconnect(stack: &Stack, inbound: Dialect, tier: Tier) -> R
 /// The prompt of the real-model smoke run.
 pub const SMOKE_PROMPT: &str = "Say hello in one short sentence.";
 
+/// The model server's own count of [`SMOKE_PROMPT`] as one user turn, asked directly (OpenAI Chat
+/// Completions at `upstream_url`).
+pub async fn direct_prompt_tokens(upstream_url: &str, model: &str) -> Result<u64> {
+    let direct = crate::http::post_json(
+        &format!("{}/chat/completions", upstream_url.trim_end_matches('/')),
+        &serde_json::json!({"model": model, "max_tokens": 1,
+            "messages": [{"role": "user", "content": SMOKE_PROMPT}]}),
+        &[],
+    )
+    .await?;
+    direct.json()?["usage"]["prompt_tokens"]
+        .as_u64()
+        .with_context(|| {
+            format!(
+                "the model server reported no prompt_tokens: {}",
+                direct.text()
+            )
+        })
+}
+
 /// One short request per inbound dialect, whole and streamed, with `model` = `chat`, to a router at
 /// `router_url` whose `chat` preset is the real model `model` at `upstream_url`: each must answer 200
 /// with non-empty text, (streamed) reach its terminal event without an error, and report the model
@@ -420,24 +440,9 @@ pub async fn real_model_smoke(
     upstream_url: &str,
     model: &str,
 ) -> Result<Vec<String>> {
-    // The model server's own count of the prompt, asked directly: every dialect's answer through the
-    // router must report exactly this many input tokens (the upstream's real numbers, passed back,
-    // not an estimate), and between 1 and 32 output tokens.
-    let direct = crate::http::post_json(
-        &format!("{}/chat/completions", upstream_url.trim_end_matches('/')),
-        &serde_json::json!({"model": model, "max_tokens": 1,
-            "messages": [{"role": "user", "content": SMOKE_PROMPT}]}),
-        &[],
-    )
-    .await?;
-    let prompt_tokens = direct.json()?["usage"]["prompt_tokens"]
-        .as_u64()
-        .with_context(|| {
-            format!(
-                "the model server reported no prompt_tokens: {}",
-                direct.text()
-            )
-        })?;
+    // Every dialect's answer through the router must report exactly the model server's own count of
+    // the prompt (its real numbers, passed back, not an estimate), and 1 to 32 output tokens.
+    let prompt_tokens = direct_prompt_tokens(upstream_url, model).await?;
     let mut lines = vec![format!(
         "model server counts the prompt as {prompt_tokens} tokens"
     )];

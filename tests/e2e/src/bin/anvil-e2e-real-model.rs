@@ -1,8 +1,12 @@
-//! `anvil-e2e-real-model --base-url URL --model NAME [--context-limit N]`: starts `anvil-router`
+//! `anvil-e2e-real-model --base-url URL --model NAME [--context-limit N] [--then CMD ARGS...]`:
+//! starts `anvil-router`
 //! with one local `openai` tier at `URL` serving `NAME` (the `chat` preset) and runs
 //! [`anvil_e2e::scenario::real_model_smoke`] through it: every inbound dialect, whole and streamed,
 //! must get a non-empty answer carrying the model server's own usage numbers. Prints one line per answer; exits 1 on the first failure, with the
-//! router's output. `cargo xtask e2e` runs it against llama-server.
+//! router's output. With `--then`, CMD then runs against the same router, with `ANVIL_URL` (the router)
+//! and `ANVIL_PROMPT_TOKENS` (the model server's own count of the smoke prompt) in its environment,
+//! and its exit status decides. `cargo xtask e2e` runs it against llama-server, with the official
+//! SDK tests of `tests/sdk_real` as CMD.
 #![allow(
     clippy::print_stdout,
     clippy::print_stderr,
@@ -12,7 +16,7 @@
 use std::process::ExitCode;
 
 use anvil_e2e::config::single_tier_config;
-use anvil_e2e::scenario::real_model_smoke;
+use anvil_e2e::scenario::{direct_prompt_tokens, real_model_smoke};
 use anvil_e2e::stack::TempDir;
 use anvil_e2e::{Knobs, Router};
 use anyhow::{bail, Context, Result};
@@ -21,14 +25,20 @@ struct Args {
     base_url: String,
     model: String,
     context_limit: u32,
+    then: Vec<String>,
 }
 
 fn parse(args: &[String]) -> Result<Args> {
     let mut base_url = None;
     let mut model = None;
     let mut context_limit = 8192;
+    let mut then = Vec::new();
     let mut rest = args.iter();
     while let Some(flag) = rest.next() {
+        if flag == "--then" {
+            then = rest.by_ref().cloned().collect();
+            break;
+        }
         let value = rest
             .next()
             .with_context(|| format!("{flag} needs a value"))?;
@@ -43,7 +53,25 @@ fn parse(args: &[String]) -> Result<Args> {
         base_url: base_url.context("--base-url is required")?,
         model: model.context("--model is required")?,
         context_limit,
+        then,
     })
+}
+
+/// Runs `command` with the router's URL and the prompt's token count in its environment.
+fn run_then(command: &[String], router_url: &str, prompt_tokens: u64) -> Result<()> {
+    let Some((program, args)) = command.split_first() else {
+        bail!("--then needs a command");
+    };
+    let status = std::process::Command::new(program)
+        .args(args)
+        .env("ANVIL_URL", router_url)
+        .env("ANVIL_PROMPT_TOKENS", prompt_tokens.to_string())
+        .status()
+        .with_context(|| format!("cannot run {program}"))?;
+    if !status.success() {
+        bail!("{} failed ({status})", command.join(" "));
+    }
+    Ok(())
 }
 
 #[tokio::main]
@@ -52,7 +80,7 @@ async fn main() -> ExitCode {
     let args = match parse(&args) {
         Ok(args) => args,
         Err(error) => {
-            eprintln!("anvil-e2e-real-model: {error:#}\nusage: anvil-e2e-real-model --base-url URL --model NAME [--context-limit N]");
+            eprintln!("anvil-e2e-real-model: {error:#}\nusage: anvil-e2e-real-model --base-url URL --model NAME [--context-limit N] [--then CMD ARGS...]");
             return ExitCode::from(2);
         }
     };
@@ -71,7 +99,16 @@ async fn main() -> ExitCode {
             single_tier_config(&args.base_url, &args.model, args.context_limit, &knobs),
         )?;
         let router = Router::start(&config, &knobs)?;
-        let result = real_model_smoke(router.url(), &args.base_url, &args.model).await;
+        let mut result = real_model_smoke(router.url(), &args.base_url, &args.model).await;
+        if result.is_ok() && !args.then.is_empty() {
+            let then = async {
+                let tokens = direct_prompt_tokens(&args.base_url, &args.model).await?;
+                run_then(&args.then, router.url(), tokens)
+            };
+            if let Err(error) = then.await {
+                result = Err(error);
+            }
+        }
         Ok::<_, anyhow::Error>((result, router.logs()))
     };
     match run.await {
