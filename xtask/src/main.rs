@@ -23,7 +23,9 @@ tasks:
          only existing paths); they also run as tests
   e2e    black-box suites: builds router + mock, runs the anvil-e2e tests (nextest when
          installed), then the Python SDK tests (venv in ~/.cache/anvil/venv-sdk) and the
-         real-model scenario; --no-sdk / --no-llama skip those two
+         real-model scenario; --no-sdk / --no-llama skip those two; --clients also runs
+         Claude Code, Codex and aider through the router (from ~/.cache/anvil/clients or
+         PATH; missing ones are skipped), --clients --install installs them there first
   help   this text";
 
 fn main() -> ExitCode {
