@@ -1177,11 +1177,23 @@ mod tests {
         assert!(!run.success());
         // A child that outlives the timeout, with a grandchild: both end.
         let mut slow = Command::new("sh");
-        slow.args(["-c", "sleep 30 & sleep 30"]);
+        slow.args(["-c", "sleep 30 & echo $!; sleep 30"]);
         let run = run_bounded(slow, Duration::from_millis(300), &stdout, &stderr).unwrap();
         assert_eq!(run.status, None);
         assert!(run.elapsed < Duration::from_secs(10), "{:?}", run.elapsed);
         assert!(run.describe().starts_with("killed after"));
+        let grandchild = PathBuf::from(format!("/proc/{}/stat", run.stdout.trim()));
+        let gone = || {
+            // Gone, or a zombie waiting for whoever inherited it.
+            std::fs::read_to_string(&grandchild)
+                .map(|stat| stat.contains(") Z "))
+                .unwrap_or(true)
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !gone() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(gone(), "the grandchild {} survived", grandchild.display());
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(tail("a\nb\nc", 2), "b\nc");
     }
