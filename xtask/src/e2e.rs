@@ -7,7 +7,9 @@
 //!    `~/.cache/anvil/venv-sdk` (reused; `pip install -r tests/sdk/requirements.txt` only when
 //!    that file changed), `anvil-e2e-stack` serving mock + router with the e2e config, and
 //!    `python -m pytest -q tests/sdk` with `ANVIL_URL` and `ANVIL_MOCK_URL` set;
-//! 4. the real-model scenario (unless `--no-llama`).
+//! 4. the real-model scenario (unless `--no-llama`);
+//! 5. with `--clients`, the real CLIs (Claude Code, Codex, aider) through the router
+//!    ([`crate::clients`]); `--install` installs them into the cache dir first.
 //!
 //! A failed build stops the run; later parts run even when an earlier suite failed, so one run
 //! shows every failing part.
@@ -43,25 +45,36 @@ pub struct Options {
     pub sdk: bool,
     /// Run the real-model scenario.
     pub llama: bool,
+    /// Run the real client CLIs (`--clients`).
+    pub clients: bool,
+    /// Install the client CLIs first (`--install`, only with `--clients`).
+    pub install: bool,
 }
 
 impl Options {
-    /// Parses `--no-tests` / `--no-sdk` / `--no-llama`.
+    /// Parses `--no-tests` / `--no-sdk` / `--no-llama` / `--clients` / `--install`.
     pub fn parse(args: &[&str]) -> Result<Self> {
         let mut options = Self {
             tests: true,
             sdk: true,
             llama: true,
+            clients: false,
+            install: false,
         };
         for arg in args {
             match *arg {
                 "--no-tests" => options.tests = false,
                 "--no-sdk" => options.sdk = false,
                 "--no-llama" => options.llama = false,
-                other => {
-                    bail!("unknown e2e flag `{other}` (known: --no-tests, --no-sdk, --no-llama)")
-                }
+                "--clients" => options.clients = true,
+                "--install" => options.install = true,
+                other => bail!(
+                    "unknown e2e flag `{other}` (known: --no-tests, --no-sdk, --no-llama, --clients, --install)"
+                ),
             }
+        }
+        if options.install && !options.clients {
+            bail!("--install installs the client CLIs: use it with --clients");
         }
         Ok(options)
     }
@@ -483,6 +496,14 @@ pub fn run(
         writeln!(out, "==> skipped the real-model scenario (--no-llama)")?;
         reports.push(skipped("llama", "--no-llama"));
     }
+
+    if options.clients {
+        writeln!(out, "==> real clients through the router (--clients)")?;
+        out.flush()?;
+        reports.push(timed("clients", || {
+            crate::clients::run(&built, options.install, out)
+        }));
+    }
     Ok(reports)
 }
 
@@ -500,18 +521,32 @@ mod tests {
 
     #[test]
     fn flags_select_the_parts() {
-        // (flags, Some((tests, sdk, llama)) or None for an error)
-        type Case = (&'static [&'static str], Option<(bool, bool, bool)>);
-        let cases: [Case; 6] = [
-            (&[], Some((true, true, true))),
-            (&["--no-sdk"], Some((true, false, true))),
-            (&["--no-llama"], Some((true, true, false))),
-            (&["--no-llama", "--no-sdk"], Some((true, false, false))),
-            (&["--no-tests"], Some((false, true, true))),
+        // (flags, Some((tests, sdk, llama, clients, install)) or None for an error)
+        type Case = (
+            &'static [&'static str],
+            Option<(bool, bool, bool, bool, bool)>,
+        );
+        let cases: [Case; 9] = [
+            (&[], Some((true, true, true, false, false))),
+            (&["--no-sdk"], Some((true, false, true, false, false))),
+            (&["--no-llama"], Some((true, true, false, false, false))),
+            (
+                &["--no-llama", "--no-sdk"],
+                Some((true, false, false, false, false)),
+            ),
+            (&["--no-tests"], Some((false, true, true, false, false))),
+            (&["--clients"], Some((true, true, true, true, false))),
+            (
+                &["--install", "--clients"],
+                Some((true, true, true, true, true)),
+            ),
+            (&["--install"], None),
             (&["--fast"], None),
         ];
         for (args, want) in cases {
-            let got = Options::parse(args).ok().map(|o| (o.tests, o.sdk, o.llama));
+            let got = Options::parse(args)
+                .ok()
+                .map(|o| (o.tests, o.sdk, o.llama, o.clients, o.install));
             assert_eq!(got, want, "{args:?}");
         }
     }

@@ -8,6 +8,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 pub mod ci;
+pub mod clients;
 pub mod demo;
 pub mod e2e;
 pub mod llama;

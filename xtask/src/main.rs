@@ -23,7 +23,9 @@ tasks:
          only existing paths); they also run as tests
   e2e    black-box suites: builds router + mock, runs the anvil-e2e tests (nextest when
          installed), then the Python SDK tests (venv in ~/.cache/anvil/venv-sdk) and the
-         real-model scenario; --no-tests / --no-sdk / --no-llama skip parts
+         real-model scenario; --no-tests / --no-sdk / --no-llama skip parts; --clients also
+         runs Claude Code, Codex and aider through the router (from ~/.cache/anvil/clients or
+         PATH; missing ones are skipped), --clients --install installs them there first
   demo   a real local model behind the router, no GPU needed: builds (once, cached in
          $ANVIL_CACHE_DIR or ~/.cache/anvil) and starts llama-server with SmolLM2-135M-Instruct,
          starts `anvil-router serve` with every preset on it, prints curl/SDK/Claude Code lines,
