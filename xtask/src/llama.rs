@@ -819,6 +819,7 @@ impl Supervised {
     pub fn spawn(name: &str, program: &Path, args: &[OsString], log_dir: &Path) -> Result<Self> {
         fs::create_dir_all(log_dir)
             .with_context(|| format!("cannot create {}", log_dir.display()))?;
+        prune_logs(log_dir, LOG_MAX_AGE);
         let log = log_dir.join(format!(
             "{name}-{}-{}.log",
             std::process::id(),
@@ -961,6 +962,24 @@ impl Supervised {
 impl Drop for Supervised {
     fn drop(&mut self) {
         self.stop(Duration::from_secs(10));
+    }
+}
+
+/// Logs older than this are removed from the log folder when a process is spawned.
+pub const LOG_MAX_AGE: Duration = Duration::from_secs(3 * 24 * 3600);
+
+/// Removes the `*.log` files in `dir` last modified more than `max_age` ago (best effort).
+pub fn prune_logs(dir: &Path, max_age: Duration) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for path in entries.filter_map(|entry| entry.ok().map(|entry| entry.path())) {
+        let old = fs::metadata(&path)
+            .and_then(|meta| meta.modified())
+            .is_ok_and(|modified| modified.elapsed().is_ok_and(|age| age > max_age));
+        if old && path.extension() == Some(OsStr::new("log")) {
+            let _ = fs::remove_file(&path);
+        }
     }
 }
 
@@ -1248,6 +1267,23 @@ mod tests {
             "{head:?}"
         );
         assert_eq!(sent, r#"{"model":"m"}"#);
+    }
+
+    #[test]
+    fn prune_logs_removes_only_old_log_files() {
+        let dir = std::env::temp_dir().join(format!("anvil-llama-prune-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        for name in ["a.log", "b.txt"] {
+            fs::write(dir.join(name), "x").unwrap();
+        }
+        prune_logs(&dir, Duration::from_secs(3600));
+        assert!(dir.join("a.log").exists(), "a fresh log is kept");
+        thread::sleep(Duration::from_millis(20));
+        prune_logs(&dir, Duration::from_millis(5));
+        assert!(!dir.join("a.log").exists(), "an old log is removed");
+        assert!(dir.join("b.txt").exists(), "only *.log files are touched");
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
