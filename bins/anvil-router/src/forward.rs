@@ -470,7 +470,8 @@ fn stream_response(
             inbound,
             EncodeContext {
                 id: request_id.replace("req_", "anvil_"),
-                model: model.to_owned(),
+                // The model the tier was asked for, as a pass-through or whole answer would name it.
+                model: upstream.model().unwrap_or(model).to_owned(),
                 created: now_unix(),
                 include_usage: true,
             },

@@ -303,3 +303,50 @@ fn numbers_reencode_to_the_same_value() {
         }
     }
 }
+
+/// An upstream error ends the stream with the open block still open, in every dialect: a client
+/// that sees the block closed first takes the partial block as a final answer (Claude Code then gives
+/// up instead of retrying), which is how Anthropic's own streams behave.
+#[test]
+fn an_upstream_error_leaves_the_open_block_open() {
+    let streams: [(Dialect, &str); 3] = [
+        (
+            Dialect::Responses,
+            "event: response.created\ndata: {\"type\":\"response.created\",\"sequence_number\":0,\"response\":{\"id\":\"resp_1\",\"object\":\"response\",\"created_at\":1,\"status\":\"in_progress\",\"model\":\"m\",\"output\":[]}}\n\n\
+             event: response.output_item.added\ndata: {\"type\":\"response.output_item.added\",\"sequence_number\":1,\"output_index\":0,\"item\":{\"type\":\"message\",\"id\":\"msg_1\",\"role\":\"assistant\",\"status\":\"in_progress\",\"content\":[]}}\n\n\
+             event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"sequence_number\":2,\"item_id\":\"msg_1\",\"output_index\":0,\"content_index\":0,\"delta\":\"Hel\"}\n\n\
+             event: error\ndata: {\"type\":\"error\",\"sequence_number\":3,\"code\":\"server_error\",\"message\":\"boom\",\"param\":null}\n\n",
+        ),
+        (
+            Dialect::Anthropic,
+            "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"m\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":1,\"output_tokens\":0}}}\n\n\
+             event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n\
+             event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hel\"}}\n\n\
+             event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"boom\"}}\n\n",
+        ),
+        (
+            Dialect::OpenAiChat,
+            "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"Hel\"},\"finish_reason\":null}]}\n\n\
+             data: {\"error\":{\"message\":\"boom\",\"type\":\"server_error\",\"param\":null,\"code\":null}}\n\n",
+        ),
+    ];
+    for (dialect, stream) in streams {
+        let mut sse = anvil_dialects::sse::SseDecoder::new();
+        let mut events = Vec::new();
+        sse.push(stream.as_bytes(), &mut events).unwrap();
+        sse.finish(&mut events);
+        let mut decoder = stream_decoder(dialect);
+        let mut out = Vec::new();
+        for event in &events {
+            decoder.decode(event, &mut out).unwrap();
+        }
+        let tail: Vec<_> = out.iter().rev().take(2).rev().collect();
+        assert!(
+            matches!(
+                tail.as_slice(),
+                [StreamEvent::Delta { .. }, StreamEvent::Error { message, .. }] if message == "boom"
+            ),
+            "{dialect:?}: {out:?}"
+        );
+    }
+}

@@ -388,8 +388,10 @@ impl StreamDecoder {
                 out.push(StreamEvent::End);
                 self.finished = true;
             }
+            // An error ends the stream with the open block left open, as Anthropic streams do:
+            // a client that sees a block closed before the error takes the partial block as final
+            // (Claude Code then gives up instead of retrying).
             Event::Failed(e) => {
-                self.close(out);
                 let (kind, message) = match e.response.error.as_option() {
                     Some(err) => (
                         err.code
@@ -404,7 +406,6 @@ impl StreamDecoder {
                 self.finished = true;
             }
             Event::Error(e) => {
-                self.close(out);
                 // Some gateways nest the details: `{"type": "error", "error": {"code", "message"}}`.
                 let nested = e.extra.get("error");
                 let nested_str = |key: &str| {
