@@ -441,7 +441,7 @@ pub async fn real_model_smoke(
     model: &str,
 ) -> Result<Vec<String>> {
     // Every dialect's answer through the router must report exactly the model server's own count of
-    // the prompt (its real numbers, passed back, not an estimate), and 1 to 32 output tokens.
+    // the prompt (its real numbers, passed back, not an estimate), and some output tokens.
     let prompt_tokens = direct_prompt_tokens(upstream_url, model).await?;
     let mut lines = vec![format!(
         "model server counts the prompt as {prompt_tokens} tokens"
@@ -496,9 +496,9 @@ pub async fn real_model_smoke(
                 Dialect::Responses => (count("input_tokens"), count("output_tokens")),
             };
             ensure!(
-                input == prompt_tokens && (1..=32).contains(&output),
+                input == prompt_tokens && output >= 1,
                 "{what}: usage {usage} does not carry the model server's numbers \
-                 ({prompt_tokens} prompt tokens, 1..=32 output tokens)"
+                 ({prompt_tokens} prompt tokens, some output tokens)"
             );
             lines.push(format!(
                 "{what}: {:?} (usage: {input} in, {output} out)",

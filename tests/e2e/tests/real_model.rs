@@ -39,9 +39,19 @@ fn the_real_model_smoke_passes_against_an_openai_upstream() {
         "{stdout}{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert_eq!(stdout.lines().count(), 6, "{stdout}");
+    // The model server's prompt count, then one line per answer, each with the mock's usage.
+    let mut lines = stdout.lines();
+    assert_eq!(
+        lines.next(),
+        Some("model server counts the prompt as 1006 tokens"),
+        "{stdout}"
+    );
+    let answers: Vec<&str> = lines.collect();
+    assert_eq!(answers.len(), 6, "{stdout}");
     assert!(
-        stdout.lines().all(|line| line.contains(MOCK_TEXT)),
+        answers
+            .iter()
+            .all(|line| line.contains(MOCK_TEXT) && line.contains("(usage: 1006 in, ")),
         "{stdout}"
     );
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -51,7 +61,8 @@ fn the_real_model_smoke_passes_against_an_openai_upstream() {
     let requests = runtime
         .block_on(mock.requests_to("/v1/chat/completions"))
         .unwrap();
-    assert_eq!(requests.len(), 6);
+    // The direct prompt count, then the six answers through the router.
+    assert_eq!(requests.len(), 7);
     assert!(requests.iter().all(|r| r["body"]["model"] == "stand-in"));
 }
 
@@ -73,6 +84,7 @@ fn the_real_model_smoke_fails_when_the_upstream_fails() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
+    // The first thing it does is ask the model server to count the prompt, which fails here.
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("anthropic (stream: false)"), "{stderr}");
+    assert!(stderr.contains("cannot connect to 127.0.0.1:9"), "{stderr}");
 }
