@@ -2,6 +2,7 @@ use super::*;
 use crate::intent::resolve_intent;
 use crate::profile::{seed_entry, ProfileEntry};
 use anvil_config::Preset;
+use proptest::bool::weighted;
 use proptest::prelude::*;
 use Decision::{Allow, AllowWithVerify as Verify};
 use WorkClass::*;
@@ -748,7 +749,7 @@ const LIMITS: [u64; 4] = [8_192, 32_768, 131_072, 200_000];
 const DECISIONS: [Decision; 3] = [Allow, Verify, Decision::Deny];
 
 prop_compose! {
-    fn tier_shape()(tools in any::<bool>(), vision in any::<bool>(), limit in 0..LIMITS.len())
+    fn tier_shape()(tools in weighted(0.8), vision in weighted(0.5), limit in 0..LIMITS.len())
         -> (bool, bool, u64) {
         (tools, vision, LIMITS[limit])
     }
@@ -765,12 +766,12 @@ proptest! {
         hint in proptest::option::of(0..HINTS.len()),
         class in 0..6usize,
         confidence in 0.0..1.0f32,
-        prompt_tokens in 0..220_000u64,
-        max_output_tokens in 0..32_000u64,
-        tools in any::<bool>(),
-        images in any::<bool>(),
-        breakers in proptest::collection::vec(any::<bool>(), 3),
-        bound in proptest::collection::vec(any::<bool>(), 0..4),
+        prompt_tokens in 0..150_000u64,
+        max_output_tokens in 0..20_000u64,
+        tools in weighted(0.5),
+        images in weighted(0.2),
+        breakers in proptest::collection::vec(weighted(0.15), 3),
+        bound in proptest::collection::vec(weighted(0.85), 2..4),
         resident in proptest::option::of(0..3usize),
         verify in proptest::option::of(any::<bool>()),
         max_cost in proptest::option::of(0.0..1.0f64),
