@@ -16,7 +16,9 @@ pub struct Hints {
     /// `Some(true)`: verify even where the profile allows streaming; `Some(false)`: stream even
     /// where the profile asks for verification. It never lifts a `deny`.
     pub verify: Option<bool>,
-    /// Cost ceiling in USD for this request: tiers whose estimate exceeds it are dropped.
+    /// Cost ceiling in USD for this request: tiers whose estimate exceeds it are dropped
+    /// ([`crate::estimate_cost_usd`]). A NaN ceiling drops nothing; callers should reject
+    /// non-finite or negative values when parsing.
     pub max_cost_usd: Option<f64>,
 }
 

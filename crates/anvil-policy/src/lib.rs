@@ -12,6 +12,11 @@
 //!    [`Plan`] lists the candidates best first, each with its [`Decision`], and every dropped tier
 //!    with a [`DropReason`]. An empty plan means exhaustion.
 //!
+//! [`plan`] documents the pool for each intent source, the filter order and the ranking rule
+//! (local before cloud, `allow` before `allow-with-verify`, the warm tier, the operator's preset
+//! order, quality score, config order; an ambiguous request ranks by quality score first). It
+//! allocates only its output and takes well under a microsecond for a three-tier config.
+//!
 //! The [`profile`] types are the contract between the quality profile store (which persists
 //! them), the policy (which reads a [`ProfileSnapshot`]) and the tools that edit them.
 //!
