@@ -62,9 +62,19 @@ impl ProfileEntry {
 
 /// An in-memory copy of the profile, as the policy reads it. Rows never measured fall back to the
 /// 0.4.0 seed table ([`seed_entry`]).
+///
+/// Lookups by `&str` do not allocate (the policy runs per request).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ProfileSnapshot {
-    entries: HashMap<(String, WorkClass), ProfileEntry>,
+    entries: HashMap<String, [Option<ProfileEntry>; WorkClass::ALL.len()]>,
+}
+
+/// The position of a work class in [`WorkClass::ALL`].
+fn slot(work_class: WorkClass) -> usize {
+    WorkClass::ALL
+        .iter()
+        .position(|w| *w == work_class)
+        .unwrap_or_default()
 }
 
 impl ProfileSnapshot {
@@ -75,12 +85,12 @@ impl ProfileSnapshot {
 
     /// Sets a row.
     pub fn insert(&mut self, tier: impl Into<String>, work_class: WorkClass, entry: ProfileEntry) {
-        self.entries.insert((tier.into(), work_class), entry);
+        self.entries.entry(tier.into()).or_default()[slot(work_class)] = Some(entry);
     }
 
     /// The stored row, if any.
     pub fn stored(&self, tier: &str, work_class: WorkClass) -> Option<&ProfileEntry> {
-        self.entries.get(&(tier.to_owned(), work_class))
+        self.entries.get(tier)?[slot(work_class)].as_ref()
     }
 
     /// The row the policy uses: the stored one, else the seed.
@@ -90,11 +100,30 @@ impl ProfileSnapshot {
             .unwrap_or_else(|| seed_entry(tier, work_class, is_cloud))
     }
 
+    /// The decision to act on ([`ProfileEntry::effective_decision`]: a stale `allow` is
+    /// `allow-with-verify`) and the quality score of the row the policy uses, without copying it.
+    pub fn verdict(&self, tier: &str, work_class: WorkClass, is_cloud: bool) -> (Decision, f64) {
+        match self.stored(tier, work_class) {
+            Some(entry) => (entry.effective_decision(), entry.score),
+            None => {
+                let seed = seed_entry(tier, work_class, is_cloud);
+                (seed.effective_decision(), seed.score)
+            }
+        }
+    }
+
     /// Every stored row, in no particular order.
     pub fn rows(&self) -> impl Iterator<Item = (&str, WorkClass, &ProfileEntry)> {
-        self.entries
-            .iter()
-            .map(|((tier, work_class), entry)| (tier.as_str(), *work_class, entry))
+        self.entries.iter().flat_map(|(tier, row)| {
+            WorkClass::ALL
+                .iter()
+                .zip(row.iter())
+                .filter_map(move |(work_class, entry)| {
+                    entry
+                        .as_ref()
+                        .map(|entry| (tier.as_str(), *work_class, entry))
+                })
+        })
     }
 }
 
@@ -185,6 +214,34 @@ mod tests {
             Allow
         );
         assert_eq!(snapshot.entry("fast-local", Review, false).decision, Verify);
+        assert_eq!(
+            snapshot.verdict("fast-local", Planning, false),
+            (Allow, 0.95)
+        );
+        assert_eq!(
+            snapshot.verdict("fast-local", Review, false),
+            (Verify, 0.55)
+        );
+        let mut stale = seed_entry("heavy-local", Chat, false);
+        stale.stale = true;
+        snapshot.insert("heavy-local", Chat, stale.clone());
+        assert_eq!(snapshot.verdict("heavy-local", Chat, false), (Verify, 0.80));
+        let mut rows: Vec<_> = snapshot
+            .rows()
+            .map(|(tier, wc, entry)| (tier.to_owned(), wc, entry.clone()))
+            .collect();
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            rows,
+            vec![
+                (
+                    "fast-local".to_owned(),
+                    Planning,
+                    seed_entry("cloud", Planning, true)
+                ),
+                ("heavy-local".to_owned(), Chat, stale),
+            ]
+        );
         assert_eq!(Decision::from_name("allow-with-verify"), Some(Verify));
         assert_eq!(Decision::from_name("Allow"), None);
     }
