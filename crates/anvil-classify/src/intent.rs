@@ -110,7 +110,11 @@ const CUES: &[(&str, WorkClass, f32)] = &[
     (" entire repo", M, 2.0),
     (" all call sites", M, 2.5),
     (" every call site", M, 2.5),
-    (" all callers", M, 2.0),
+    (" all callers", M, 2.5),
+    (" all the ", M, 0.5),
+    (" every ", M, 0.5),
+    (" project from ", M, 1.5),
+    (" test files", M, 1.0),
     (" all the modules", M, 2.0),
     (" every module", M, 2.0),
     (" each module", M, 1.5),
@@ -163,7 +167,7 @@ const CUES: &[(&str, WorkClass, f32)] = &[
     (" this function", E, 1.0),
     (" the function", E, 0.5),
     (" this method", E, 1.0),
-    (" line ", E, 1.0),
+    (" line ", E, 0.5),
     (" this file", E, 1.0),
     (" crash", E, 1.0),
     (" failing", E, 0.5),
@@ -229,7 +233,7 @@ pub(crate) fn normalize(text: &str, out: &mut String) {
     out.clear();
     out.push(' ');
     let mut space = true;
-    for c in super::fingerprint::head(text, MAX_TEXT).chars() {
+    for c in prose_lines(text).flat_map(|l| l.chars().chain(std::iter::once('\n'))) {
         if c.is_alphanumeric() {
             if c.is_ascii() {
                 out.push(c.to_ascii_lowercase());
@@ -247,6 +251,22 @@ pub(crate) fn normalize(text: &str, out: &mut String) {
     }
 }
 
+/// The prose lines of the first [`MAX_TEXT`] bytes of a human text: fenced code blocks are skipped
+/// and a pasted diff ends it (code and diffs are data, not what the human asks for).
+pub(crate) fn prose_lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut in_fence = false;
+    super::fingerprint::head(text, MAX_TEXT)
+        .lines()
+        .take_while(|l| !l.starts_with("diff --git ") && !l.starts_with("--- a/"))
+        .filter(move |l| {
+            if l.trim_start().starts_with("```") {
+                in_fence = !in_fence;
+                return false;
+            }
+            !in_fence
+        })
+}
+
 /// The cues of a normalized text, added to `scores`; returns how many cues matched.
 pub(crate) fn score(normalized: &str, scores: &mut Scores) -> u32 {
     let mut hits = 0;
@@ -262,9 +282,18 @@ pub(crate) fn score(normalized: &str, scores: &mut Scores) -> u32 {
 /// How many distinct file names (`word.ext` with a known source extension) the raw text mentions,
 /// counting at most 16.
 pub(crate) fn file_mentions(text: &str) -> u32 {
-    let text = super::fingerprint::head(text, MAX_TEXT);
-    let bytes = text.as_bytes();
     let mut seen: Vec<&str> = Vec::new();
+    for line in prose_lines(text) {
+        mentions_in(line, &mut seen);
+        if seen.len() >= 16 {
+            break;
+        }
+    }
+    seen.len() as u32
+}
+
+fn mentions_in<'a>(text: &'a str, seen: &mut Vec<&'a str>) {
+    let bytes = text.as_bytes();
     let mut i = 0;
     while let Some(off) = text[i..].find('.') {
         let dot = i + off;
@@ -293,7 +322,6 @@ pub(crate) fn file_mentions(text: &str) -> u32 {
             }
         }
     }
-    seen.len() as u32
 }
 
 fn is_path_byte(b: u8) -> bool {
@@ -311,6 +339,11 @@ mod tests {
             ("don't  write\n\nany code", " don t write any code "),
             ("", " "),
             ("Ünïcode ÄB", " ünïcode äb "),
+            (
+                "review this:\n```py\nlo, hi = 0, 1\n```\nthanks",
+                " review this thanks ",
+            ),
+            ("any bugs?\n\ndiff --git a/x b/x\n+fix", " any bugs "),
         ];
         let mut out = String::new();
         for (input, want) in cases {
@@ -365,6 +398,10 @@ mod tests {
             ("touch api/users.ts api/orders.ts lib/db.go README.md", 4),
             ("version 1.2.3 of e.g. the thing.", 0),
             ("", 0),
+            (
+                "look at a.rs\n```\nuse b.rs;\n```\ndiff --git a/c.rs b/c.rs",
+                1,
+            ),
         ];
         for (text, want) in cases {
             assert_eq!(file_mentions(text), want, "{text}");

@@ -266,10 +266,20 @@ pub fn classify(request: &Request) -> Classification {
     }
 }
 
-/// The class with the highest score (first in [`WorkClass::ALL`] order on ties) and its score.
+/// The order ties are broken in: the heavier work first, so a tie never makes work look lighter.
+const TIE_ORDER: [WorkClass; 6] = [
+    WorkClass::LongContext,
+    WorkClass::Planning,
+    WorkClass::MultiFileRefactor,
+    WorkClass::Review,
+    WorkClass::BoundedEdit,
+    WorkClass::Chat,
+];
+
+/// The class with the highest score (the heavier one on ties) and its score.
 fn argmax(s: &intent::Scores) -> (WorkClass, f32) {
     let mut best = (WorkClass::Chat, f32::MIN);
-    for w in WorkClass::ALL {
+    for w in TIE_ORDER {
         if s[idx(w)] > best.1 {
             best = (w, s[idx(w)]);
         }
