@@ -1,0 +1,410 @@
+//! What the latest human text asks for: weighted word and phrase cues per work class.
+//!
+//! The text is normalized once (lowercase, every run of non-alphanumerics becomes one space, padded
+//! with spaces), so a cue `" plan "` matches the word "plan" and `" refactor"` matches every word that
+//! starts with "refactor", without regexes. Only the first [`MAX_TEXT`] bytes are read.
+
+use anvil_config::WorkClass;
+
+/// How many bytes of the human text are normalized and matched.
+pub(crate) const MAX_TEXT: usize = 8 * 1024;
+
+/// Scores per work class, indexed like [`WorkClass::ALL`].
+pub(crate) type Scores = [f32; 6];
+
+/// The index of a work class in [`Scores`].
+pub(crate) fn idx(w: WorkClass) -> usize {
+    match w {
+        WorkClass::Chat => 0,
+        WorkClass::BoundedEdit => 1,
+        WorkClass::MultiFileRefactor => 2,
+        WorkClass::Planning => 3,
+        WorkClass::Review => 4,
+        WorkClass::LongContext => 5,
+    }
+}
+
+use WorkClass::{
+    BoundedEdit as E, Chat as C, LongContext as L, MultiFileRefactor as M, Planning as P,
+    Review as R,
+};
+
+/// The cue table: (pattern on the normalized text, class, weight).
+const CUES: &[(&str, WorkClass, f32)] = &[
+    // planning
+    (" plan ", P, 2.0),
+    (" plans ", P, 1.5),
+    (" planning ", P, 1.5),
+    (" design ", P, 1.5),
+    (" design doc", P, 1.0),
+    (" architecture", P, 1.5),
+    (" architect ", P, 1.0),
+    (" roadmap", P, 2.0),
+    (" approach", P, 1.0),
+    (" strategy", P, 1.5),
+    (" break down ", P, 1.5),
+    (" break this down", P, 1.5),
+    (" break it down", P, 1.5),
+    (" outline", P, 1.5),
+    (" propos", P, 1.0),
+    (" before writing any code", P, 2.0),
+    (" don t write any code", P, 2.0),
+    (" do not write any code", P, 2.0),
+    (" no code yet", P, 2.0),
+    (" without writing code", P, 2.0),
+    (" don t change any code", P, 1.5),
+    (" trade off", P, 1.5),
+    (" tradeoff", P, 1.5),
+    (" milestone", P, 1.5),
+    (" phases ", P, 1.0),
+    (" rfc ", P, 1.5),
+    (" spec ", P, 1.0),
+    (" how should we ", P, 1.5),
+    (" how should i ", P, 1.0),
+    (" best way to structure", P, 1.5),
+    (" think through", P, 1.5),
+    (" step by step", P, 0.5),
+    (" sequence of steps", P, 1.5),
+    (" todo list", P, 1.0),
+    (" task list", P, 1.0),
+    (" estimate ", P, 0.5),
+    (" options for", P, 1.0),
+    (" scope ", P, 0.5),
+    // review
+    (" review", R, 2.5),
+    (" look over", R, 1.5),
+    (" audit", R, 1.5),
+    (" critique", R, 2.0),
+    (" feedback on", R, 1.5),
+    (" pull request", R, 1.0),
+    (" pr ", R, 1.0),
+    (" this diff", R, 1.5),
+    (" the diff", R, 1.0),
+    (" this patch", R, 1.0),
+    (" my changes", R, 1.0),
+    (" any issues", R, 1.0),
+    (" any bugs", R, 1.0),
+    (" lgtm", R, 1.0),
+    (" sanity check", R, 1.5),
+    (" double check", R, 1.0),
+    (" before i merge", R, 2.0),
+    (" before merging", R, 2.0),
+    (" check my ", R, 1.0),
+    (" what do you think of", R, 1.0),
+    (" nitpick", R, 1.5),
+    (" go over", R, 1.0),
+    // multi-file refactor
+    (" refactor", M, 1.5),
+    (" refactor", E, 0.5),
+    (" across ", M, 1.5),
+    (" everywhere", M, 2.0),
+    (" all files", M, 2.0),
+    (" all the files", M, 2.0),
+    (" every file", M, 2.0),
+    (" throughout ", M, 1.5),
+    (" codebase", M, 1.5),
+    (" code base", M, 1.5),
+    (" whole project", M, 2.0),
+    (" entire project", M, 2.0),
+    (" whole repo", M, 2.0),
+    (" entire repo", M, 2.0),
+    (" all call sites", M, 2.5),
+    (" every call site", M, 2.5),
+    (" all callers", M, 2.5),
+    (" all the ", M, 0.5),
+    (" every ", M, 0.5),
+    (" project from ", M, 1.5),
+    (" test files", M, 1.0),
+    (" all the modules", M, 2.0),
+    (" every module", M, 2.0),
+    (" each module", M, 1.5),
+    (" migrate", M, 1.5),
+    (" split ", M, 1.0),
+    (" into separate", M, 1.5),
+    (" into its own module", M, 1.5),
+    (" new module", M, 1.0),
+    (" modules", M, 1.0),
+    (" multiple files", M, 2.0),
+    (" several files", M, 2.0),
+    (" all usages", M, 2.0),
+    (" every usage", M, 2.0),
+    (" all uses", M, 2.0),
+    (" consolidate", M, 1.0),
+    (" restructure", M, 1.5),
+    (" reorganiz", M, 1.5),
+    (" project wide", M, 2.0),
+    (" repo wide", M, 2.0),
+    (" crates", M, 0.5),
+    (" packages", M, 0.5),
+    (" all handlers", M, 1.5),
+    (" all endpoints", M, 1.5),
+    (" replace all", M, 1.5),
+    (" all the tests", M, 1.0),
+    (" all tests", M, 1.0),
+    (" extract ", M, 0.5),
+    (" move ", M, 0.5),
+    (" rename ", M, 0.5),
+    // bounded edit
+    (" fix", E, 1.5),
+    (" bug", E, 1.0),
+    (" add ", E, 1.0),
+    (" change ", E, 1.0),
+    (" update ", E, 1.0),
+    (" rename ", E, 1.0),
+    (" make it ", E, 1.0),
+    (" make the ", E, 0.5),
+    (" replace ", E, 1.0),
+    (" remove ", E, 1.0),
+    (" delete ", E, 0.5),
+    (" implement", E, 1.0),
+    (" write a function", E, 1.5),
+    (" write a test", E, 1.5),
+    (" add a test", E, 1.5),
+    (" typo", E, 2.0),
+    (" edit ", E, 1.0),
+    (" modify ", E, 1.0),
+    (" tweak", E, 1.5),
+    (" this function", E, 1.0),
+    (" the function", E, 0.5),
+    (" this method", E, 1.0),
+    (" line ", E, 0.5),
+    (" this file", E, 1.0),
+    (" crash", E, 1.0),
+    (" failing", E, 0.5),
+    (" off by one", E, 1.5),
+    (" handle ", E, 0.5),
+    (" return ", E, 0.5),
+    (" bump ", E, 1.0),
+    (" set ", E, 0.5),
+    (" should be ", E, 0.5),
+    (" instead of ", E, 0.5),
+    // chat
+    (" explain", C, 2.0),
+    (" what is ", C, 1.5),
+    (" what s ", C, 1.0),
+    (" what are ", C, 1.0),
+    (" what does ", C, 1.5),
+    (" why ", C, 1.0),
+    (" how does ", C, 1.5),
+    (" how do ", C, 1.0),
+    (" difference between", C, 2.0),
+    (" hello ", C, 2.0),
+    (" hi ", C, 2.0),
+    (" hey ", C, 0.5),
+    (" thanks", C, 2.0),
+    (" thank you", C, 2.0),
+    (" haiku", C, 2.0),
+    (" poem", C, 2.0),
+    (" joke", C, 2.0),
+    (" tell me", C, 1.0),
+    (" meaning of", C, 1.5),
+    (" eli5", C, 2.0),
+    (" describe", C, 1.0),
+    (" tldr", C, 1.0),
+    (" which is better", C, 1.0),
+    (" who ", C, 1.0),
+    (" is there a way", C, 1.0),
+    (" can you tell", C, 1.0),
+    (" what time", C, 1.0),
+    (" good morning", C, 2.0),
+    // long context
+    (" this log", L, 1.0),
+    (" these logs", L, 1.0),
+    (" full log", L, 1.5),
+    (" entire log", L, 1.5),
+    (" whole log", L, 1.5),
+    (" transcript", L, 1.0),
+    (" whole file", L, 0.5),
+    (" entire file", L, 0.5),
+    (" summarize", L, 0.5),
+    (" summarise", L, 0.5),
+];
+
+/// File extensions whose mention (`name.ext`) counts as a file reference.
+const EXTS: &[&str] = &[
+    "rs", "py", "ts", "tsx", "js", "jsx", "go", "java", "kt", "c", "h", "cc", "cpp", "hpp", "rb",
+    "php", "cs", "swift", "toml", "yaml", "yml", "json", "md", "sql", "sh", "css", "html", "vue",
+    "scala", "ex", "exs", "lua", "zig",
+];
+
+/// Lowercases `text` (its first [`MAX_TEXT`] bytes) into `out`, turning every run of
+/// non-alphanumerics into one space, padded with spaces on both sides.
+pub(crate) fn normalize(text: &str, out: &mut String) {
+    out.clear();
+    out.push(' ');
+    let mut space = true;
+    for c in prose_lines(text).flat_map(|l| l.chars().chain(std::iter::once('\n'))) {
+        if c.is_alphanumeric() {
+            if c.is_ascii() {
+                out.push(c.to_ascii_lowercase());
+            } else {
+                out.extend(c.to_lowercase());
+            }
+            space = false;
+        } else if !space {
+            out.push(' ');
+            space = true;
+        }
+    }
+    if !space {
+        out.push(' ');
+    }
+}
+
+/// The prose lines of the first [`MAX_TEXT`] bytes of a human text: fenced code blocks are skipped
+/// and a pasted diff ends it (code and diffs are data, not what the human asks for).
+pub(crate) fn prose_lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut in_fence = false;
+    super::fingerprint::head(text, MAX_TEXT)
+        .lines()
+        .take_while(|l| !l.starts_with("diff --git ") && !l.starts_with("--- a/"))
+        .filter(move |l| {
+            if l.trim_start().starts_with("```") {
+                in_fence = !in_fence;
+                return false;
+            }
+            !in_fence
+        })
+}
+
+/// The cues of a normalized text, added to `scores`; returns how many cues matched.
+pub(crate) fn score(normalized: &str, scores: &mut Scores) -> u32 {
+    let mut hits = 0;
+    for (pattern, class, weight) in CUES {
+        if normalized.contains(pattern) {
+            scores[idx(*class)] += weight;
+            hits += 1;
+        }
+    }
+    hits
+}
+
+/// How many distinct file names (`word.ext` with a known source extension) the raw text mentions,
+/// counting at most 16.
+pub(crate) fn file_mentions(text: &str) -> u32 {
+    let mut seen: Vec<&str> = Vec::new();
+    for line in prose_lines(text) {
+        mentions_in(line, &mut seen);
+        if seen.len() >= 16 {
+            break;
+        }
+    }
+    seen.len() as u32
+}
+
+fn mentions_in<'a>(text: &'a str, seen: &mut Vec<&'a str>) {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while let Some(off) = text[i..].find('.') {
+        let dot = i + off;
+        i = dot + 1;
+        // the name before the dot
+        let mut s = dot;
+        while s > 0 && is_path_byte(bytes[s - 1]) {
+            s -= 1;
+        }
+        if s == dot {
+            continue;
+        }
+        let mut e = dot + 1;
+        while e < bytes.len() && bytes[e].is_ascii_alphanumeric() {
+            e += 1;
+        }
+        let ext = &text[dot + 1..e];
+        if !EXTS.contains(&ext) {
+            continue;
+        }
+        let name = &text[s..e];
+        if !seen.contains(&name) {
+            seen.push(name);
+            if seen.len() >= 16 {
+                break;
+            }
+        }
+    }
+}
+
+fn is_path_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'/')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalizes() {
+        let cases = [
+            ("Hello, World!", " hello world "),
+            ("don't  write\n\nany code", " don t write any code "),
+            ("", " "),
+            ("Ünïcode ÄB", " ünïcode äb "),
+            (
+                "review this:\n```py\nlo, hi = 0, 1\n```\nthanks",
+                " review this thanks ",
+            ),
+            ("any bugs?\n\ndiff --git a/x b/x\n+fix", " any bugs "),
+        ];
+        let mut out = String::new();
+        for (input, want) in cases {
+            normalize(input, &mut out);
+            assert_eq!(out, want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn top_cue_per_text() {
+        let cases = [
+            (
+                "Write a plan for the migration, no code yet",
+                WorkClass::Planning,
+            ),
+            ("Please review this diff before I merge", WorkClass::Review),
+            (
+                "Refactor the error handling across the whole codebase",
+                WorkClass::MultiFileRefactor,
+            ),
+            ("fix the typo in the README", WorkClass::BoundedEdit),
+            ("explain what a monad is", WorkClass::Chat),
+            ("summarize this log, the entire log", WorkClass::LongContext),
+        ];
+        let mut n = String::new();
+        for (text, want) in cases {
+            normalize(text, &mut n);
+            let mut s = [0.0; 6];
+            assert!(score(&n, &mut s) > 0, "{text}");
+            let best = WorkClass::ALL
+                .into_iter()
+                .max_by(|a, b| s[idx(*a)].total_cmp(&s[idx(*b)]))
+                .map(|w| w.as_str());
+            assert_eq!(best, Some(want.as_str()), "{text}: {s:?}");
+        }
+    }
+
+    #[test]
+    fn explain_is_not_plan() {
+        let mut n = String::new();
+        normalize("explain this", &mut n);
+        let mut s = [0.0; 6];
+        score(&n, &mut s);
+        assert_eq!(s[idx(WorkClass::Planning)], 0.0);
+    }
+
+    #[test]
+    fn counts_file_mentions() {
+        let cases = [
+            ("fix src/main.rs", 1),
+            ("update a.py, b.py and a.py", 2),
+            ("touch api/users.ts api/orders.ts lib/db.go README.md", 4),
+            ("version 1.2.3 of e.g. the thing.", 0),
+            ("", 0),
+            (
+                "look at a.rs\n```\nuse b.rs;\n```\ndiff --git a/c.rs b/c.rs",
+                1,
+            ),
+        ];
+        for (text, want) in cases {
+            assert_eq!(file_mentions(text), want, "{text}");
+        }
+    }
+}
