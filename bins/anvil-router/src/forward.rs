@@ -20,7 +20,7 @@ use crate::body::Body;
 use crate::respond::{
     json_response, set_header, ApiError, ATTEMPTS, DECISION, TIER, TOKEN_COUNT, WORK_CLASS,
 };
-use crate::route::{self, Route};
+use crate::route::{self, Routing};
 use crate::sse_frame::SseFramer;
 use crate::AppState;
 
@@ -44,6 +44,8 @@ pub struct Ctx {
 struct Log {
     request_id: String,
     inbound: Dialect,
+    work_class: &'static str,
+    prompt_tokens_estimate: u64,
     tier: String,
     tier_dialect: Dialect,
     attempts: String,
@@ -57,6 +59,8 @@ impl Log {
         tracing::info!(
             request_id = %self.request_id,
             inbound = self.inbound.as_str(),
+            work_class = self.work_class,
+            prompt_tokens_estimate = self.prompt_tokens_estimate,
             tier = %self.tier,
             tier_dialect = self.tier_dialect.as_str(),
             attempts = %self.attempts,
@@ -134,7 +138,7 @@ fn validate(dialect: Dialect, json: &Value) -> Result<(), ApiError> {
 /// dialects match, a full translation when they do not.
 fn upstream_body(
     inbound: Dialect,
-    request: &AnyRequest,
+    canonical: &anvil_dialects::canonical::Request,
     json: &Value,
     upstream: &Upstream,
 ) -> Result<Bytes, ApiError> {
@@ -142,7 +146,8 @@ fn upstream_body(
         json.clone()
     } else {
         let mut notes = Vec::new();
-        let mut translated = request.translate(upstream.dialect(), &mut notes).to_json();
+        let mut translated =
+            AnyRequest::from_canonical(upstream.dialect(), canonical, &mut notes).to_json();
         if !notes.is_empty() {
             tracing::debug!(
                 from = inbound.as_str(),
@@ -202,11 +207,39 @@ fn upstream_error(error: &UpstreamError, upstream: &Upstream) -> ApiError {
     api
 }
 
-fn routed_headers(headers: &mut HeaderMap, route: &Route, tier: &str, attempts: &str) {
+fn routed_headers(
+    headers: &mut HeaderMap,
+    routing: &Routing,
+    tier: &str,
+    decision: &str,
+    attempts: &str,
+) {
     set_header(headers, TIER, tier);
-    set_header(headers, WORK_CLASS, route.work_class);
-    set_header(headers, DECISION, "allow");
+    set_header(headers, WORK_CLASS, routing.plan.work_class.as_str());
+    set_header(headers, DECISION, decision);
     set_header(headers, ATTEMPTS, attempts);
+}
+
+/// The exhaustion error: no tier survived the policy's filters.
+fn exhausted(state: &AppState, routing: &Routing) -> ApiError {
+    let reasons: Vec<String> = routing
+        .plan
+        .dropped
+        .iter()
+        .map(|d| format!("{}: {}", d.tier, d.reason))
+        .collect();
+    let mut message = format!(
+        "no tier may serve this {} request",
+        routing.plan.work_class.as_str()
+    );
+    if !reasons.is_empty() {
+        message.push_str(&format!(" ({})", reasons.join("; ")));
+    }
+    ApiError::new(
+        StatusCode::from_u16(state.config.exhaustion_status)
+            .unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+        message,
+    )
 }
 
 /// `POST /v1/messages`, `/v1/chat/completions`, `/v1/responses`.
@@ -243,29 +276,43 @@ async fn generate_inner(
     let mut json = request.to_json();
     validate(inbound, &json)?;
     // Hints sent in the body (OpenAI `extra_body`) never reach an upstream.
-    if let Some(object) = json.as_object_mut() {
-        object.remove("anvil");
-    }
+    let body_hints = json.as_object_mut().and_then(|o| o.remove("anvil"));
+    let hints = route::hints(&headers, body_hints.as_ref())?;
     let model = json.get("model").and_then(Value::as_str).unwrap_or("");
-    let route = route::resolve(&state.config, model);
+    let mut notes = Vec::new();
+    let canonical = request.to_canonical(&mut notes);
+    let routing = route::route(
+        &state.config,
+        &state.profile.load(),
+        &state.bound,
+        model,
+        hints,
+        &canonical,
+    );
     let stream = json.get("stream").and_then(Value::as_bool).unwrap_or(false);
 
     let mut attempts: Vec<String> = Vec::new();
     let mut last: Option<ApiError> = None;
-    let candidates: Vec<&Upstream> = route
+    let candidates: Vec<(&Upstream, &'static str)> = routing
+        .plan
         .candidates
         .iter()
-        .filter_map(|&i| state.upstreams.get(i).and_then(Option::as_ref))
+        .filter_map(|c| {
+            let upstream = state.upstreams.get(c.index).and_then(Option::as_ref)?;
+            Some((upstream, c.decision.as_str()))
+        })
         .collect();
     let mut permit = Some(permit);
-    for (n, upstream) in candidates.iter().enumerate() {
-        let body = upstream_body(inbound, &request, &json, upstream)?;
+    for (n, (upstream, decision)) in candidates.iter().enumerate() {
+        let body = upstream_body(inbound, &canonical, &json, upstream)?;
         match upstream.send(body, &headers).await {
             Ok(response) => {
                 attempts.push(format!("{}:ok", upstream.tier_id()));
                 let log = Log {
                     request_id: request_id.clone(),
                     inbound,
+                    work_class: routing.plan.work_class.as_str(),
+                    prompt_tokens_estimate: routing.needs.prompt_tokens,
                     tier: upstream.tier_id().to_owned(),
                     tier_dialect: upstream.dialect(),
                     attempts: attempts.join(","),
@@ -288,8 +335,9 @@ async fn generate_inner(
                 };
                 routed_headers(
                     out.headers_mut(),
-                    &route,
+                    &routing,
                     upstream.tier_id(),
+                    decision,
                     &attempts.join(","),
                 );
                 return Ok(out);
@@ -310,13 +358,7 @@ async fn generate_inner(
             }
         }
     }
-    let error = last.unwrap_or_else(|| {
-        ApiError::new(
-            StatusCode::from_u16(state.config.exhaustion_status)
-                .unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
-            "no tier is available for this request",
-        )
-    });
+    let error = last.unwrap_or_else(|| exhausted(&state, &routing));
     tracing::info!(
         request_id = %request_id,
         inbound = inbound.as_str(),
@@ -326,10 +368,14 @@ async fn generate_inner(
         "request failed"
     );
     let mut response = error.into_response(inbound, &request_id);
+    let (tier, decision) = candidates
+        .last()
+        .map_or(("", "deny"), |(u, d)| (u.tier_id(), *d));
     routed_headers(
         response.headers_mut(),
-        &route,
-        candidates.last().map_or("", |u| u.tier_id()),
+        &routing,
+        tier,
+        decision,
         &attempts.join(","),
     );
     Ok(response)
@@ -549,18 +595,27 @@ pub async fn count_tokens(ctx: Ctx, bytes: Bytes) -> Response<Body> {
         Err(error) => return error.into_response(Dialect::Anthropic, &request_id),
     };
     let mut json = request.to_json();
-    if let Some(object) = json.as_object_mut() {
-        object.remove("anvil");
-    }
+    let body_hints = json.as_object_mut().and_then(|o| o.remove("anvil"));
+    let hints = route::hints(&ctx.headers, body_hints.as_ref()).unwrap_or_default();
     let model = json.get("model").and_then(Value::as_str).unwrap_or("");
-    let route = route::resolve(&ctx.state.config, model);
-    let counting = route
+    let mut notes = Vec::new();
+    let canonical = request.to_canonical(&mut notes);
+    let routing = route::route(
+        &ctx.state.config,
+        &ctx.state.profile.load(),
+        &ctx.state.bound,
+        model,
+        hints,
+        &canonical,
+    );
+    let counting = routing
+        .plan
         .candidates
         .iter()
-        .filter_map(|&i| ctx.state.upstreams.get(i).and_then(Option::as_ref))
+        .filter_map(|c| ctx.state.upstreams.get(c.index).and_then(Option::as_ref))
         .find(|u| u.counts_tokens());
     if let Some(upstream) = counting {
-        if let Ok(body) = upstream_body(Dialect::Anthropic, &request, &json, upstream) {
+        if let Ok(body) = upstream_body(Dialect::Anthropic, &canonical, &json, upstream) {
             if let Some(Ok(response)) = upstream.count_tokens(body, &ctx.headers).await {
                 if let Ok(answer) = response.body.collect(1024 * 1024).await {
                     let mut out = json_response(StatusCode::OK, answer);
@@ -571,9 +626,7 @@ pub async fn count_tokens(ctx: Ctx, bytes: Bytes) -> Response<Body> {
             }
         }
     }
-    let mut notes = Vec::new();
-    let canonical = request.to_canonical(&mut notes);
-    let estimate = estimate_tokens(&canonical, &json);
+    let estimate = anvil_classify::estimate_prompt_tokens(&canonical).max(1);
     let mut out = json_response(
         StatusCode::OK,
         serde_json::json!({ "input_tokens": estimate }).to_string(),
@@ -582,34 +635,64 @@ pub async fn count_tokens(ctx: Ctx, bytes: Bytes) -> Response<Body> {
     out
 }
 
-/// A local estimate of prompt tokens: about four bytes of text per token, counting the system prompt,
-/// every message part and the tool definitions.
-fn estimate_tokens(request: &anvil_dialects::canonical::Request, json: &Value) -> u64 {
-    use anvil_dialects::canonical::Part;
-    let mut bytes = request.system.iter().map(|p| p.text.len()).sum::<usize>();
-    for message in &request.messages {
-        for part in &message.content {
-            bytes += match part {
-                Part::Text { text, .. } | Part::Thinking { text, .. } => text.len(),
-                Part::ToolUse {
-                    arguments, name, ..
-                } => arguments.len() + name.len(),
-                Part::ToolResult { content, .. } => match content {
-                    anvil_dialects::canonical::ToolResultContent::Text(t) => t.len(),
-                    anvil_dialects::canonical::ToolResultContent::Parts(parts) => parts
-                        .iter()
-                        .map(|p| match p {
-                            Part::Text { text, .. } => text.len(),
-                            _ => 1024,
-                        })
-                        .sum(),
-                },
-                // Images and documents cost roughly a fixed amount each.
-                Part::Image { .. } | Part::Document { .. } => 6000,
-                Part::RedactedThinking { data, .. } => data.len() / 2,
-            };
-        }
+/// `POST /v1/route`: the routing decision for a Chat-Completions-shaped body, without serving it.
+/// Never calls an upstream.
+pub async fn decide(ctx: Ctx, bytes: Bytes) -> Response<Body> {
+    let request_id = ctx.request_id.clone();
+    match decide_inner(&ctx, &bytes) {
+        Ok(body) => json_response(StatusCode::OK, body.to_string()),
+        Err(error) => error.into_response(Dialect::OpenAiChat, &request_id),
     }
-    bytes += json.get("tools").map_or(0, |tools| tools.to_string().len());
-    (bytes as u64).div_ceil(4).max(1)
+}
+
+fn decide_inner(ctx: &Ctx, bytes: &[u8]) -> Result<Value, ApiError> {
+    let request = parse(Dialect::OpenAiChat, bytes)?;
+    let mut json = request.to_json();
+    let body_hints = json.as_object_mut().and_then(|o| o.remove("anvil"));
+    let hints = route::hints(&ctx.headers, body_hints.as_ref())?;
+    let model = json.get("model").and_then(Value::as_str).unwrap_or("");
+    let mut notes = Vec::new();
+    let canonical = request.to_canonical(&mut notes);
+    let routing = route::route(
+        &ctx.state.config,
+        &ctx.state.profile.load(),
+        &ctx.state.bound,
+        model,
+        hints,
+        &canonical,
+    );
+    let plan = &routing.plan;
+    let Some(first) = plan.candidates.first() else {
+        return Err(exhausted(&ctx.state, &routing));
+    };
+    let tier = &ctx.state.config.tiers[first.index];
+    let reason = format!(
+        "{} intent, work class {} (confidence {:.2}): {} is the best of {} candidate(s), decision {}",
+        plan.source.as_str(),
+        plan.work_class.as_str(),
+        plan.confidence,
+        tier.id,
+        plan.candidates.len(),
+        first.decision.as_str(),
+    );
+    Ok(serde_json::json!({
+        "tier": tier.id,
+        "model": tier.model.clone().unwrap_or_else(|| model.to_owned()),
+        "provider": crate::dialect_name(tier),
+        "privacy": tier.privacy.to_string(),
+        "work_class": plan.work_class.as_str(),
+        "decision": first.decision.as_str(),
+        "reason": reason,
+        "confidence": plan.confidence,
+        "intent_source": plan.source.as_str(),
+        "session_id": routing.hints.session,
+        "signals": routing.classification.signals,
+        "candidates": plan.candidates.iter().map(|c| serde_json::json!({
+            "tier": c.tier, "decision": c.decision.as_str(), "score": c.score,
+        })).collect::<Vec<_>>(),
+        "dropped": plan.dropped.iter().map(|d| serde_json::json!({
+            "tier": d.tier, "reason": d.reason.as_str(), "detail": d.reason.to_string(),
+        })).collect::<Vec<_>>(),
+        "notes": plan.notes,
+    }))
 }

@@ -24,6 +24,8 @@ pub enum Endpoint {
     Generate(Dialect),
     /// Anthropic token counting.
     CountTokens,
+    /// The routing decision without serving (`/v1/route`).
+    Route,
 }
 
 impl Endpoint {
@@ -31,6 +33,7 @@ impl Endpoint {
         match self {
             Endpoint::Generate(d) => d,
             Endpoint::CountTokens => Dialect::Anthropic,
+            Endpoint::Route => Dialect::OpenAiChat,
         }
     }
 }
@@ -47,6 +50,7 @@ pub async fn handle(
         "/v1/chat/completions" => Some(Endpoint::Generate(Dialect::OpenAiChat)),
         "/v1/responses" => Some(Endpoint::Generate(Dialect::Responses)),
         "/v1/messages/count_tokens" => Some(Endpoint::CountTokens),
+        "/v1/route" => Some(Endpoint::Route),
         _ => None,
     };
     let response = match (request.method(), endpoint, path.as_str()) {
@@ -146,6 +150,7 @@ async fn post(
     match endpoint {
         Endpoint::Generate(dialect) => forward::generate(ctx, dialect, bytes).await,
         Endpoint::CountTokens => forward::count_tokens(ctx, bytes).await,
+        Endpoint::Route => forward::decide(ctx, bytes).await,
     }
 }
 

@@ -21,6 +21,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anvil_backends::Upstream;
 use anvil_config::RouterConfig;
+use anvil_policy::ProfileSnapshot;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
@@ -33,6 +34,10 @@ pub struct AppState {
     config: RouterConfig,
     /// One slot per configured tier, in config order; `None` when the tier could not be bound.
     upstreams: Vec<Option<Upstream>>,
+    /// Per configured tier: whether it is bound (the policy drops unbound tiers with a reason).
+    bound: Vec<bool>,
+    /// The quality profile the policy reads: swapped whole by a background refresher, never awaited.
+    profile: SharedProfile,
     permits: Arc<Semaphore>,
     requests: AtomicU64,
     id_prefix: u64,
@@ -72,6 +77,7 @@ impl AppState {
             let reasons: Vec<String> = unbound.iter().map(|u| u.reason.clone()).collect();
             anyhow::bail!("no serviceable tiers: {}", reasons.join("; "));
         }
+        let bound = upstreams.iter().map(Option::is_some).collect();
         let permits = Arc::new(Semaphore::new(config.limits.max_concurrency as usize));
         let id_prefix = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -80,6 +86,8 @@ impl AppState {
             Self {
                 config,
                 upstreams,
+                bound,
+                profile: SharedProfile::default(),
                 permits,
                 requests: AtomicU64::new(0),
                 id_prefix,
@@ -88,10 +96,44 @@ impl AppState {
         ))
     }
 
+    /// The profile handle, to share with a refresher that replaces the snapshot.
+    pub fn profile_handle(&self) -> SharedProfile {
+        self.profile.clone()
+    }
+
     /// A fresh request id: unique within this process, and across restarts.
     fn request_id(&self) -> String {
         let n = self.requests.fetch_add(1, Ordering::Relaxed);
         format!("req_{:016x}{:08x}", self.id_prefix, n)
+    }
+}
+
+/// The wire name of a tier's dialect, as `/v1/route` reports it.
+fn dialect_name(tier: &anvil_config::Tier) -> &'static str {
+    anvil_backends::dialect_of(tier).as_str()
+}
+
+/// The quality profile as the request path reads it: the current snapshot, replaced whole (readers
+/// clone the `Arc` under a lock held for nanoseconds, never across an await).
+#[derive(Clone, Default)]
+pub struct SharedProfile(Arc<std::sync::RwLock<Arc<ProfileSnapshot>>>);
+
+impl SharedProfile {
+    /// The current snapshot.
+    pub fn load(&self) -> Arc<ProfileSnapshot> {
+        match self.0.read() {
+            Ok(guard) => Arc::clone(&guard),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Replaces the snapshot.
+    pub fn store(&self, snapshot: ProfileSnapshot) {
+        let snapshot = Arc::new(snapshot);
+        match self.0.write() {
+            Ok(mut guard) => *guard = snapshot,
+            Err(poisoned) => *poisoned.into_inner() = snapshot,
+        }
     }
 }
 

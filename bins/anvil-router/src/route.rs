@@ -1,142 +1,158 @@
-//! Which tiers may serve a request, in order. Today: a preset named in `model` (its tiers in order),
-//! a tier pin (`<tier-id>` or `tier:<tier-id>`), or the `chat` preset for any other model string. The
-//! intent/classify/policy layers replace this with a measured plan; the request path already walks a
-//! list of candidates.
+//! From a parsed request to a [`Plan`]: the caller's hints, the intent, the Tier-0 classification,
+//! what the request needs from a tier, and the policy's filter-then-rank over the quality profile.
+
+use std::sync::Arc;
 
 use anvil_config::RouterConfig;
+use anvil_dialects::canonical::{self, Part, ToolResultContent};
+use anvil_policy::{plan, resolve_intent, Hints, Needs, Plan, PlanInput, ProfileSnapshot};
+use http::HeaderMap;
+use serde_json::Value;
 
-/// Where the route came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
-    /// A preset named in `model`.
-    Preset,
-    /// A tier pinned in `model`.
-    Pin,
-    /// Any other model string: the default preset.
-    Default,
+use crate::respond::ApiError;
+
+/// Output budget assumed when the client sets none (for the context and cost filters).
+const DEFAULT_OUTPUT_TOKENS: u64 = 4096;
+
+/// Everything the router decided about a request before calling a tier.
+pub struct Routing {
+    pub hints: Hints,
+    pub classification: Classification,
+    pub needs: Needs,
+    pub plan: Plan,
 }
 
-/// A plan: candidate tiers (indices into the config's tiers), in order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Route {
-    pub candidates: Vec<usize>,
-    pub work_class: &'static str,
-    pub source: Source,
+/// The Tier-0 verdict as the router records it.
+#[derive(Debug, Clone)]
+pub struct Classification {
+    pub work_class: anvil_config::WorkClass,
+    pub confidence: f32,
+    pub signals: Value,
 }
 
-/// The work class a canonical preset stands for.
-fn work_class_of(preset: &str) -> &'static str {
-    match preset.to_ascii_lowercase().as_str() {
-        "planning" => "planning",
-        "quick-edit" => "bounded-edit",
-        "review" => "review",
-        "long-context" => "long-context",
-        _ => "chat",
-    }
-}
-
-/// Resolves the `model` string of a request.
-pub fn resolve(config: &RouterConfig, model: &str) -> Route {
-    let token = model.trim();
-    let token = token
-        .get(..6)
-        .filter(|p| p.eq_ignore_ascii_case("anvil/"))
-        .map_or(token, |_| &token[6..]);
-    let index = |id: &str| config.tiers.iter().position(|t| t.id == id);
-
-    if let Some(id) = token.strip_prefix("tier:") {
-        if let Some(i) = index(id) {
-            return Route {
-                candidates: vec![i],
-                work_class: "chat",
-                source: Source::Pin,
-            };
-        }
-    }
-    if let Some(preset) = config.preset(token) {
-        return Route {
-            candidates: preset.tiers.iter().filter_map(|id| index(id)).collect(),
-            work_class: work_class_of(&preset.name),
-            source: Source::Preset,
-        };
-    }
-    if let Some(i) = index(token) {
-        return Route {
-            candidates: vec![i],
-            work_class: "chat",
-            source: Source::Pin,
-        };
-    }
-    let candidates = match config.preset("chat") {
-        Some(preset) => preset.tiers.iter().filter_map(|id| index(id)).collect(),
-        None => (0..config.tiers.len()).collect(),
+/// The caller's hints: `x-anvil-*` headers first, then the body's `anvil` object (OpenAI clients'
+/// `extra_body`). A malformed hint is a 400 naming it, not silently ignored.
+pub fn hints(headers: &HeaderMap, body_hints: Option<&Value>) -> Result<Hints, ApiError> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
     };
-    Route {
-        candidates,
-        work_class: "chat",
-        source: Source::Default,
+    let body = |name: &str| body_hints.and_then(|h| h.get(name));
+    let text = |name: &str, key: &str| -> Option<String> {
+        header(name).or_else(|| body(key).and_then(Value::as_str).map(str::to_owned))
+    };
+    let verify = match text("x-anvil-verify", "verify") {
+        Some(v) => Some(parse_switch(&v).ok_or_else(|| {
+            ApiError::bad_request(format!("x-anvil-verify: expected on or off, got {v:?}"))
+                .param("anvil.verify")
+        })?),
+        None => match body("verify") {
+            Some(Value::Bool(b)) => Some(*b),
+            _ => None,
+        },
+    };
+    let max_cost_usd = match header("x-anvil-max-cost-usd") {
+        Some(v) => Some(
+            v.parse::<f64>()
+                .ok()
+                .filter(|c| c.is_finite() && *c >= 0.0)
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                    "x-anvil-max-cost-usd: expected a non-negative number of dollars, got {v:?}"
+                ))
+                    .param("anvil.max_cost_usd")
+                })?,
+        ),
+        None => match body("max_cost_usd") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(
+                v.as_f64()
+                    .filter(|c| c.is_finite() && *c >= 0.0)
+                    .ok_or_else(|| {
+                        ApiError::bad_request("anvil.max_cost_usd: expected a non-negative number")
+                            .param("anvil.max_cost_usd")
+                    })?,
+            ),
+        },
+    };
+    Ok(Hints {
+        intent: text("x-anvil-intent", "intent"),
+        session: text("x-anvil-session", "session"),
+        verify,
+        max_cost_usd,
+    })
+}
+
+fn parse_switch(value: &str) -> Option<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "on" | "true" | "1" | "yes" => Some(true),
+        "off" | "false" | "0" | "no" => Some(false),
+        _ => None,
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn config() -> RouterConfig {
-        let src = r#"
-[router]
-mapping_version = "t"
-[[router.tiers]]
-id = "fast"
-base_url = "http://127.0.0.1:1/v1"
-dialect = "openai"
-context_limit = 1000
-privacy = "local"
-tool_support = true
-[[router.tiers]]
-id = "heavy"
-base_url = "http://127.0.0.1:2/v1"
-dialect = "openai"
-context_limit = 1000
-privacy = "local"
-tool_support = true
-[router.presets]
-chat = ["fast", "heavy"]
-quick-edit = ["fast", "heavy"]
-planning = ["heavy"]
-"#;
-        anvil_config::parse(src).unwrap().router
+/// What the request needs from a tier: its prompt size against the context window, its output
+/// budget, tools, images.
+pub fn needs(request: &canonical::Request, prompt_tokens: u64) -> Needs {
+    let images = request.messages.iter().any(|m| {
+        m.content.iter().any(|part| match part {
+            Part::Image { .. } => true,
+            Part::ToolResult {
+                content: ToolResultContent::Parts(parts),
+                ..
+            } => parts.iter().any(|p| matches!(p, Part::Image { .. })),
+            _ => false,
+        })
+    });
+    Needs {
+        prompt_tokens,
+        max_output_tokens: request.max_tokens.unwrap_or(DEFAULT_OUTPUT_TOKENS),
+        tools: !request.tools.is_empty(),
+        images,
     }
+}
 
-    #[test]
-    fn resolves_presets_pins_and_the_default() {
-        let config = config();
-        let cases = [
-            ("planning", vec![1], "planning", Source::Preset),
-            (
-                "anvil/Quick-Edit",
-                vec![0, 1],
-                "bounded-edit",
-                Source::Preset,
-            ),
-            ("ANVIL/planning", vec![1], "planning", Source::Preset),
-            ("heavy", vec![1], "chat", Source::Pin),
-            ("tier:fast", vec![0], "chat", Source::Pin),
-            ("tier:nope", vec![0, 1], "chat", Source::Default),
-            ("claude-opus-4-8", vec![0, 1], "chat", Source::Default),
-            ("", vec![0, 1], "chat", Source::Default),
-        ];
-        for (model, candidates, work_class, source) in cases {
-            let route = resolve(&config, model);
-            assert_eq!(
-                route,
-                Route {
-                    candidates,
-                    work_class,
-                    source
-                },
-                "{model}"
-            );
-        }
+/// Resolves intent, classifies and plans.
+pub fn route(
+    config: &RouterConfig,
+    profile: &Arc<ProfileSnapshot>,
+    bound: &[bool],
+    model: &str,
+    hints: Hints,
+    request: &canonical::Request,
+) -> Routing {
+    let intent = resolve_intent(config, model, &hints);
+    let classification = classify(request);
+    let needs = needs(request, anvil_classify::estimate_prompt_tokens(request));
+    let plan = plan(&PlanInput {
+        config,
+        intent: &intent,
+        hints: &hints,
+        work_class: classification.work_class,
+        confidence: classification.confidence,
+        needs,
+        profile,
+        open_breakers: &[],
+        resident: None,
+        bound,
+    });
+    Routing {
+        hints,
+        classification,
+        needs,
+        plan,
+    }
+}
+
+fn classify(request: &canonical::Request) -> Classification {
+    let verdict = anvil_classify::classify(request);
+    Classification {
+        work_class: verdict.work_class,
+        confidence: verdict.confidence,
+        signals: serde_json::to_value(&verdict.signals).unwrap_or(Value::Null),
     }
 }

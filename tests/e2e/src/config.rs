@@ -148,7 +148,7 @@ pub fn router_config(mock_url: &str, knobs: &Knobs) -> String {
             tier.id, tier.model, tier.auth_env
         );
     }
-    out.push_str("\n[router.presets]\nchat = [\"oa\"]\nplanning = [\"an\"]\n");
+    out.push_str("\n[router.presets]\nchat = [\"oa\"]\nreview = [\"an\"]\nplanning = [\"an\"]\n");
     out
 }
 
@@ -195,6 +195,7 @@ mod tests {
             "base_url = \"http://127.0.0.1:4567/v1\"\ndialect = \"responses\"",
             "auth_env = \"ANVIL_E2E_SECRET_OA\"",
             "chat = [\"oa\"]",
+            "review = [\"an\"]",
             "planning = [\"an\"]",
             "connect_s = 2\n",
             "max_concurrency = 1024\n",

@@ -70,7 +70,7 @@ async fn malformed_json_is_a_400_in_the_inbound_envelope() {
 #[tokio::test]
 async fn anthropic_requests_without_max_tokens_are_invalid() {
     let stack = Stack::start().unwrap();
-    for model in ["planning", "oa", "rs"] {
+    for model in ["review", "oa", "rs"] {
         let response = stack
             .post(
                 Dialect::Anthropic,

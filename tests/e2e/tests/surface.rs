@@ -21,7 +21,7 @@ async fn responses_carry_request_id_and_tier_headers() {
     let mut ids = HashSet::new();
     for (model, want_tier) in [
         ("chat", "oa"),
-        ("planning", "an"),
+        ("review", "an"),
         ("rs", "rs"),
         ("tier:an", "an"),
         ("tier:oa", "oa"),
@@ -211,7 +211,7 @@ async fn models_and_healthz_answer() {
 #[tokio::test]
 async fn count_tokens_answers_for_an_anthropic_tier() {
     let stack = Stack::start().unwrap();
-    let body = serde_json::json!({"model": "planning",
+    let body = serde_json::json!({"model": "review",
         "messages": [{"role": "user", "content": "one two three four"}]});
     let response = http::post_json(
         &stack.url("/v1/messages/count_tokens"),
@@ -221,6 +221,10 @@ async fn count_tokens_answers_for_an_anthropic_tier() {
     .await
     .unwrap();
     assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(
+        response.header("x-anvil-token-count").as_deref(),
+        Some("upstream")
+    );
     let tokens = response.json().unwrap()["input_tokens"].as_u64();
     assert!(tokens.is_some_and(|n| n > 0), "{}", response.text());
     let upstream = stack
@@ -233,5 +237,86 @@ async fn count_tokens_answers_for_an_anthropic_tier() {
             .iter()
             .all(|r| r["body"]["model"] == tier("an").unwrap().model),
         "{upstream:?}"
+    );
+}
+
+/// Issue 4, acceptance 3: with local tiers only, a planning request (declared, or named by the hint
+/// header) gets the exhaustion status in the inbound dialect's envelope, and no upstream is called.
+#[tokio::test]
+async fn planning_without_a_cloud_tier_is_exhausted_without_calling_an_upstream() {
+    let stack = Stack::start().unwrap();
+    for inbound in Dialect::ALL {
+        let response = stack
+            .post(inbound, &inbound.text_request("planning", "hi", false))
+            .await
+            .unwrap();
+        assert_eq!(response.status, 503, "{}", response.text());
+        let body = response.json().unwrap();
+        assert!(
+            inbound.error_envelope(&body).is_some(),
+            "{inbound:?}: {body}"
+        );
+        assert_eq!(
+            response.header("x-anvil-work-class").as_deref(),
+            Some("planning")
+        );
+    }
+    let mut headers = Dialect::Chat.client_headers();
+    headers.push(("x-anvil-intent", "planning"));
+    let response = http::post_json(
+        &stack.url(Dialect::Chat.path()),
+        &Dialect::Chat.text_request("some-model", "hi", false),
+        &headers,
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status, 503, "{}", response.text());
+    assert_eq!(
+        stack.mock.requests().await.unwrap(),
+        Vec::<serde_json::Value>::new()
+    );
+}
+
+/// Issue 4, acceptance 5: `/v1/route` decides without calling an upstream.
+#[tokio::test]
+async fn route_decides_without_calling_an_upstream() {
+    let stack = Stack::start().unwrap();
+    let body = serde_json::json!({"model": "review",
+        "messages": [{"role": "user", "content": "review this diff please"}]});
+    let response = http::post_json(&stack.url("/v1/route"), &body, &[])
+        .await
+        .unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+    let decision = response.json().unwrap();
+    for field in [
+        "tier",
+        "model",
+        "provider",
+        "work_class",
+        "reason",
+        "confidence",
+        "session_id",
+        "candidates",
+    ] {
+        assert!(decision.get(field).is_some(), "{field} missing: {decision}");
+    }
+    assert_eq!(decision["tier"], "an");
+    assert_eq!(decision["work_class"], "review");
+    let exhausted = http::post_json(
+        &stack.url("/v1/route"),
+        &serde_json::json!({"model": "planning", "messages": [{"role": "user", "content": "plan"}]}),
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(exhausted.status, 503, "{}", exhausted.text());
+    assert!(exhausted.json().unwrap()["error"]["message"].is_string());
+    let malformed = http::post_json(&stack.url("/v1/route"), &serde_json::json!([1, 2]), &[])
+        .await
+        .unwrap();
+    assert_eq!(malformed.status, 400, "{}", malformed.text());
+    assert_eq!(
+        stack.mock.requests().await.unwrap(),
+        Vec::<serde_json::Value>::new()
     );
 }
