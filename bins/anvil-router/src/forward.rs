@@ -321,15 +321,7 @@ async fn generate_inner(
                     bytes_in: bytes.len(),
                 };
                 let mut out = if let (true, Some(permit)) = (stream, permit.take()) {
-                    stream_response(
-                        permit,
-                        &request_id,
-                        inbound,
-                        upstream,
-                        response.body,
-                        log,
-                        model,
-                    )
+                    stream_response(permit, &request_id, inbound, upstream, response.body, log)
                 } else {
                     complete_response(inbound, upstream, response.body, log, model).await?
                 };
@@ -503,7 +495,6 @@ fn stream_response(
     upstream: &Upstream,
     body: UpstreamBody,
     log: Log,
-    model: &str,
 ) -> Response<Body> {
     let pump = if upstream.dialect() == inbound {
         Pump::Pass {
@@ -516,8 +507,9 @@ fn stream_response(
             inbound,
             EncodeContext {
                 id: request_id.replace("req_", "anvil_"),
-                // The model the tier was asked for, as a pass-through or whole answer would name it.
-                model: upstream.model().unwrap_or(model).to_owned(),
+                // Empty: the encoders then name the model the upstream says served the answer,
+                // as a pass-through or whole answer does.
+                model: String::new(),
                 created: now_unix(),
                 include_usage: true,
             },
