@@ -83,5 +83,12 @@ fn measure(name: &str, body: &Value) {
 fn main() {
     let main_turn = capture("claude-code-2.1.197_interactive_main-turn.json")["body_json"].clone();
     measure("claude-code main turn", &main_turn);
-    measure("claude-code mid-session", &mid_session(main_turn));
+    measure("claude-code mid-session", &mid_session(main_turn.clone()));
+    // Worst case for the cue scan: a long human text of prose (no code fence to skip).
+    let mut pasted = main_turn;
+    pasted["messages"][0]["content"][1]["text"] = json!(
+        "We discussed the rollout in the meeting; these are the notes, please turn them into tasks. "
+            .repeat(400)
+    );
+    measure("claude-code 36 KB pasted prose", &pasted);
 }
