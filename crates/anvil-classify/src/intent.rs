@@ -2,12 +2,21 @@
 //!
 //! The text is normalized once (lowercase, every run of non-alphanumerics becomes one space, padded
 //! with spaces), so a cue `" plan "` matches the word "plan" and `" refactor"` matches every word that
-//! starts with "refactor", without regexes. Only the first [`MAX_TEXT`] bytes are read.
+//! starts with "refactor", without regexes. Only the first [`MAX_HEAD`] and the last [`MAX_TAIL`]
+//! bytes are read (a request is usually stated before or after what the human pasted), and the cue
+//! table is indexed by the first two letters of its first word, so matching is one pass over the
+//! words of the text, not one scan per cue.
+
+use std::sync::OnceLock;
 
 use anvil_config::WorkClass;
 
-/// How many bytes of the human text are normalized and matched.
-pub(crate) const MAX_TEXT: usize = 8 * 1024;
+/// How many leading bytes of the human text are read.
+pub(crate) const MAX_HEAD: usize = 2 * 1024;
+/// How many trailing bytes of a longer human text are read too.
+pub(crate) const MAX_TAIL: usize = 512;
+/// The most bytes of human text read.
+pub(crate) const MAX_TEXT: usize = MAX_HEAD + MAX_TAIL;
 
 /// Scores per work class, indexed like [`WorkClass::ALL`].
 pub(crate) type Scores = [f32; 6];
@@ -64,12 +73,30 @@ const CUES: &[(&str, WorkClass, f32)] = &[
     (" best way to structure", P, 1.5),
     (" think through", P, 1.5),
     (" step by step", P, 0.5),
-    (" sequence of steps", P, 1.5),
     (" todo list", P, 1.0),
     (" task list", P, 1.0),
     (" estimate ", P, 0.5),
     (" options for", P, 1.0),
-    (" scope ", P, 0.5),
+    (" how would you ", P, 1.5),
+    (" how would we ", P, 1.5),
+    (" go about", P, 1.5),
+    (" in what order", P, 2.0),
+    (" breakdown", P, 1.5),
+    (" sketch", P, 1.5),
+    (" the steps", P, 1.5),
+    (" steps we", P, 1.0),
+    (" write up", P, 1.0),
+    (" sequence", P, 1.0),
+    (" pieces", P, 0.5),
+    (" could work", P, 1.0),
+    (" would work", P, 1.0),
+    (" going forward", P, 1.0),
+    (" don t change anything", P, 1.5),
+    (" what would it take", P, 2.0),
+    (" where do we start", P, 1.5),
+    (" first steps", P, 1.0),
+    (" high level", P, 1.0),
+    (" scope ", P, 1.0),
     // review
     (" review", R, 2.5),
     (" look over", R, 1.5),
@@ -93,6 +120,30 @@ const CUES: &[(&str, WorkClass, f32)] = &[
     (" what do you think of", R, 1.0),
     (" nitpick", R, 1.5),
     (" go over", R, 1.0),
+    (" take a look", R, 1.0),
+    (" tell me if", R, 1.0),
+    (" ready to merge", R, 2.5),
+    (" merge ", R, 1.0),
+    (" commits", R, 1.5),
+    (" last commit", R, 1.0),
+    (" anything i missed", R, 1.5),
+    (" read through", R, 1.0),
+    (" point out", R, 1.5),
+    (" look right", R, 1.5),
+    (" looks right", R, 1.5),
+    (" pair of eyes", R, 2.5),
+    (" and flag", R, 1.5),
+    (" flag anything", R, 1.5),
+    (" would you flag", R, 1.5),
+    (" push back", R, 1.5),
+    (" what i changed", R, 1.5),
+    (" i changed", R, 1.0),
+    (" changes to", R, 0.5),
+    (" staged", R, 1.0),
+    (" is this correct", R, 1.5),
+    (" concerns", R, 1.0),
+    (" risky", R, 1.0),
+    (" anything wrong", R, 1.5),
     // multi-file refactor
     (" refactor", M, 1.5),
     (" refactor", E, 0.5),
@@ -141,6 +192,30 @@ const CUES: &[(&str, WorkClass, f32)] = &[
     (" replace all", M, 1.5),
     (" all the tests", M, 1.0),
     (" all tests", M, 1.0),
+    (" workspace", M, 1.5),
+    (" services", M, 0.75),
+    (" every service", M, 1.5),
+    (" models ", M, 0.75),
+    (" repositories", M, 0.75),
+    (" layer ", M, 0.5),
+    (" clients", M, 0.75),
+    (" components", M, 0.75),
+    (" handlers", M, 0.75),
+    (" endpoints", M, 0.75),
+    (" controllers", M, 0.75),
+    (" migrations", M, 0.75),
+    (" shared ", M, 0.5),
+    (" common package", M, 1.5),
+    (" moving from ", M, 1.0),
+    (" switch from ", M, 1.0),
+    (" upgrade to ", M, 1.0),
+    (" convert the ", M, 1.0),
+    (" standardiz", M, 1.5),
+    (" get rid of ", M, 0.5),
+    (" inject", M, 0.5),
+    (" distribute", M, 1.0),
+    (" accordingly", M, 1.0),
+    (" the app ", M, 0.5),
     (" extract ", M, 0.5),
     (" move ", M, 0.5),
     (" rename ", M, 0.5),
@@ -178,6 +253,18 @@ const CUES: &[(&str, WorkClass, f32)] = &[
     (" set ", E, 0.5),
     (" should be ", E, 0.5),
     (" instead of ", E, 0.5),
+    (" increase ", E, 1.0),
+    (" decrease ", E, 1.0),
+    (" swap ", E, 1.0),
+    (" wire ", E, 1.0),
+    (" sort it out", E, 1.0),
+    (" stop ", E, 0.5),
+    (" default to ", E, 1.0),
+    (" type hints", E, 0.5),
+    (" fails ", E, 1.0),
+    (" doesn t work", E, 1.0),
+    (" ignores ", E, 0.5),
+    (" log the ", E, 1.0),
     // chat
     (" explain", C, 2.0),
     (" what is ", C, 1.5),
@@ -207,6 +294,12 @@ const CUES: &[(&str, WorkClass, f32)] = &[
     (" can you tell", C, 1.0),
     (" what time", C, 1.0),
     (" good morning", C, 2.0),
+    (" quick question", C, 1.5),
+    (" remind me", C, 1.5),
+    (" worth it", C, 1.0),
+    (" i forgot", C, 1.0),
+    (" cool ", C, 1.0),
+    (" ok ", C, 0.5),
     // long context
     (" this log", L, 1.0),
     (" these logs", L, 1.0),
@@ -227,7 +320,7 @@ const EXTS: &[&str] = &[
     "scala", "ex", "exs", "lua", "zig",
 ];
 
-/// Lowercases `text` (its first [`MAX_TEXT`] bytes) into `out`, turning every run of
+/// Lowercases the prose of `text` ([`prose_lines`]) into `out`, turning every run of
 /// non-alphanumerics into one space, padded with spaces on both sides.
 pub(crate) fn normalize(text: &str, out: &mut String) {
     out.clear();
@@ -251,12 +344,23 @@ pub(crate) fn normalize(text: &str, out: &mut String) {
     }
 }
 
-/// The prose lines of the first [`MAX_TEXT`] bytes of a human text: fenced code blocks are skipped
-/// and a pasted diff ends it (code and diffs are data, not what the human asks for).
+/// The prose lines of a human text's first [`MAX_HEAD`] and last [`MAX_TAIL`] bytes: fenced code
+/// blocks are skipped and a pasted diff ends it (code and diffs are data, not what the human asks
+/// for).
 pub(crate) fn prose_lines(text: &str) -> impl Iterator<Item = &str> {
+    let head = super::fingerprint::head(text, MAX_HEAD);
+    let tail = if text.len() > MAX_TEXT {
+        let mut start = text.len() - MAX_TAIL;
+        while !text.is_char_boundary(start) {
+            start += 1;
+        }
+        &text[start..]
+    } else {
+        &text[head.len()..]
+    };
     let mut in_fence = false;
-    super::fingerprint::head(text, MAX_TEXT)
-        .lines()
+    head.lines()
+        .chain(tail.lines())
         .take_while(|l| !l.starts_with("diff --git ") && !l.starts_with("--- a/"))
         .filter(move |l| {
             if l.trim_start().starts_with("```") {
@@ -267,16 +371,86 @@ pub(crate) fn prose_lines(text: &str) -> impl Iterator<Item = &str> {
         })
 }
 
-/// The cues of a normalized text, added to `scores`; returns how many cues matched.
+/// First words that open a question (a weak `chat` cue: other cues outweigh it).
+const QUESTION_OPENERS: &[&str] = &[
+    " what ", " why ", " how ", " is ", " are ", " can ", " does ", " do ", " where ", " when ",
+    " who ", " which ",
+];
+
+/// The cue table indexed by its first word's first two bytes (all ASCII): the cues whose first byte
+/// is `c` are `entries[starts[c]..starts[c + 1]]`, sorted by their second byte.
+struct CueIndex {
+    starts: [u16; 129],
+    entries: Vec<(u8, u16)>,
+}
+
+fn cue_index() -> &'static CueIndex {
+    static INDEX: OnceLock<CueIndex> = OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut keyed: Vec<(u8, u8, u16)> = CUES
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (pattern, _, _))| {
+                let b = pattern.as_bytes();
+                (b.len() >= 3 && b[1].is_ascii() && b[2].is_ascii()).then(|| (b[1], b[2], i as u16))
+            })
+            .collect();
+        keyed.sort_unstable();
+        let mut starts = [0u16; 129];
+        for c in 0..128u8 {
+            starts[usize::from(c) + 1] =
+                starts[usize::from(c)] + keyed.iter().filter(|k| k.0 == c).count() as u16;
+        }
+        CueIndex {
+            starts,
+            entries: keyed
+                .into_iter()
+                .map(|(_, second, i)| (second, i))
+                .collect(),
+        }
+    })
+}
+
+/// The cues of a normalized text, added to `scores` (each cue once); returns how many cues matched.
 pub(crate) fn score(normalized: &str, scores: &mut Scores) -> u32 {
     let mut hits = 0;
-    for (pattern, class, weight) in CUES {
-        if normalized.contains(pattern) {
-            scores[idx(*class)] += weight;
-            hits += 1;
+    if QUESTION_OPENERS.iter().any(|q| normalized.starts_with(q)) {
+        scores[idx(C)] += 1.0;
+        hits += 1;
+    }
+    let index = cue_index();
+    let mut seen = [0u64; CUES.len().div_ceil(64)];
+    let b = normalized.as_bytes();
+    for p in 1..b.len().saturating_sub(1) {
+        let (first, second) = (b[p], b[p + 1]);
+        if b[p - 1] != b' ' || first == b' ' || !first.is_ascii() {
+            continue;
+        }
+        let c = usize::from(first);
+        let bucket = &index.entries[usize::from(index.starts[c])..usize::from(index.starts[c + 1])];
+        for &(k, i) in bucket {
+            if k < second {
+                continue;
+            }
+            if k > second {
+                break;
+            }
+            let i = usize::from(i);
+            let (pattern, class, weight) = CUES[i];
+            if seen[i / 64] & (1 << (i % 64)) == 0 && matches_at(b, p - 1, pattern.as_bytes()) {
+                seen[i / 64] |= 1 << (i % 64);
+                scores[idx(class)] += weight;
+                hits += 1;
+            }
         }
     }
     hits
+}
+
+/// Whether `pattern` occurs in `text` at `at` (an inlined byte loop: cues are short and most
+/// candidates differ by their third byte, so a `memcmp` call costs more than it saves).
+fn matches_at(text: &[u8], at: usize, pattern: &[u8]) -> bool {
+    text.len() - at >= pattern.len() && text[at..].iter().zip(pattern).all(|(a, b)| a == b)
 }
 
 /// How many distinct file names (`word.ext` with a known source extension) the raw text mentions,
@@ -379,6 +553,57 @@ mod tests {
                 .map(|w| w.as_str());
             assert_eq!(best, Some(want.as_str()), "{text}: {s:?}");
         }
+    }
+
+    #[test]
+    fn indexed_matching_equals_naive_matching() {
+        assert_eq!(
+            cue_index().entries.len(),
+            CUES.len(),
+            "every cue has an ASCII first word of 2+ bytes"
+        );
+        assert!(CUES
+            .iter()
+            .all(|(p, _, _)| p.starts_with(' ') && !p[1..].starts_with(' ')));
+        let texts = [
+            "Refactor the error handling across the whole codebase; no code yet, plan first",
+            "explain the difference between a process and a thread please",
+            "review my changes before I merge, any bugs in the last commit?",
+            "",
+            "x",
+        ];
+        let mut n = String::new();
+        for text in texts {
+            normalize(text, &mut n);
+            let mut fast = [0.0; 6];
+            let hits = score(&n, &mut fast);
+            let mut naive = [0.0; 6];
+            let mut naive_hits = 0;
+            if QUESTION_OPENERS.iter().any(|q| n.starts_with(q)) {
+                naive[idx(C)] += 1.0;
+                naive_hits += 1;
+            }
+            for (pattern, class, weight) in CUES {
+                if n.contains(pattern) {
+                    naive[idx(*class)] += weight;
+                    naive_hits += 1;
+                }
+            }
+            assert_eq!((hits, fast), (naive_hits, naive), "{text}");
+        }
+    }
+
+    #[test]
+    fn reads_head_and_tail_of_long_texts() {
+        let text = format!(
+            "plan this\n{}\nthen review it",
+            "lorem ipsum\n".repeat(2_000)
+        );
+        let mut n = String::new();
+        normalize(&text, &mut n);
+        assert!(n.starts_with(" plan this lorem "), "{}", &n[..20]);
+        assert!(n.ends_with(" then review it "));
+        assert!(n.len() <= MAX_TEXT + 2);
     }
 
     #[test]

@@ -142,7 +142,7 @@ pub fn classify(request: &Request) -> Classification {
         None
     };
 
-    let mut signals = Signals {
+    let signals = Signals {
         harness,
         intent,
         intent_cues,
@@ -258,7 +258,6 @@ pub fn classify(request: &Request) -> Classification {
     {
         confidence = confidence.min(0.6);
     }
-    signals.intent = intent;
     Classification {
         work_class,
         confidence: confidence.clamp(0.0, 1.0),

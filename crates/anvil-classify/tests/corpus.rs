@@ -154,13 +154,17 @@ fn corpus_accuracy_and_confusion_matrix() {
 
     let mut matrix = [[0u32; 6]; 6];
     let mut correct = 0usize;
+    let (mut held_out, mut held_out_correct) = (0usize, 0usize);
     let mut dangerous = Vec::new();
     let mut misses = Vec::new();
     for s in &samples {
         let c = classify(&s.request);
         matrix[index(s.label)][index(c.work_class)] += 1;
+        let held = s.id.contains("-heldout-");
+        held_out += usize::from(held);
         if c.work_class == s.label {
             correct += 1;
+            held_out_correct += usize::from(held);
         } else {
             misses.push(format!(
                 "  {} labeled {} got {} ({:.2}) intent={:?} signals={}",
@@ -199,6 +203,9 @@ fn corpus_accuracy_and_confusion_matrix() {
         "accuracy: {correct}/{} = {:.1}%",
         samples.len(),
         accuracy * 100.0
+    );
+    println!(
+        "held-out subset (texts written after the cue table was frozen): {held_out_correct}/{held_out}"
     );
     if !misses.is_empty() {
         println!("misclassified:\n{}", misses.join("\n"));

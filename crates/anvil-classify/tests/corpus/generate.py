@@ -654,6 +654,139 @@ for i in range(2):
         "fix this NullPointerException in OrderService.java\n\n", trace)))
 
 
+# 8. Round two: texts written after the first cue table was frozen, phrased without reusing the
+# texts above. On first contact the classifier got 24 of these 44 right; the cue table was then
+# broadened with them, so they are no longer held out (section 9 is).
+ROUND_TWO = {
+    CHAT: [
+        "is `Vec::with_capacity` worth it for 10 elements?",
+        "remind me what the `--locked` flag to cargo install does",
+        "quick question: does postgres index foreign keys automatically?",
+        "ok cool",
+        "what's our current test command? I forgot",
+        "can a trait object be Sized?",
+        "how many goroutines is too many?",
+        "where is the config file read from by default?",
+    ],
+    EDIT: [
+        "the `parse_args` function ignores `--quiet`, wire it up",
+        "tests/test_api.py::test_create_order fails with a KeyError on 'total', sort it out",
+        "make `retry_count` default to 3 instead of 5",
+        "swap the sort order on the orders list so newest is first",
+        "log the request id when the upload fails",
+        "add type hints to the helpers in text_utils.py",
+        "the spinner never stops after an error; stop it in the catch block",
+        "increase the max upload size to 50MB",
+    ],
+    REFACTOR: [
+        "we're moving from `log` to `tracing`; convert the whole workspace",
+        "pull the shared DTOs out of the web and worker services into a common package and point both at it",
+        "get rid of the `utils` grab-bag module: distribute its functions to the modules that use them",
+        "make every public function in the sdk crate return our Error type instead of anyhow::Error",
+        "change the ID type from i32 to Uuid in the models, the repositories, the API layer and the migrations",
+        "standardize on snake_case JSON field names in all API responses and fix the clients accordingly",
+        "kill the singleton DatabaseManager, inject the connection into every service that uses it",
+        "upgrade to SQLAlchemy 2.0 style queries throughout the app",
+    ],
+    PLAN: [
+        "I'm thinking about adding SSO. what pieces would we need and in what order?",
+        "how would you go about making the build reproducible? don't change anything yet",
+        "we have two weeks to ship audit logging. what's a realistic breakdown?",
+        "sketch out how a plugin marketplace could work for this editor",
+        "what's the right sequence for moving off the legacy queue without downtime?",
+        "write up the steps we'd take to shard the users table",
+        "put together a proposal for how we version the public API going forward",
+        "help me scope a v2 of the importer: what to keep, what to rewrite",
+    ],
+    REVIEW: [
+        "take a look at what I changed in handlers.go and tell me if it's safe",
+        "is this PR ready to merge?",
+        "could you check the last three commits for anything I missed?",
+        "read through my changes to the retry logic and point out problems",
+        "does this look right to you?\n\n" + DIFF,
+        "second pair of eyes on the migration in 0042_add_index.sql please",
+        "what would you flag in a code review of the new upload endpoint?",
+        "go through the staged changes and tell me what you'd push back on",
+    ],
+}
+for label, texts in ROUND_TWO.items():
+    for i, text in enumerate(texts):
+        human_variant(i + 1, text, label, f"round2-{label}")
+for i, (text, body, kib) in enumerate([
+    ("here's a core dump analysis output, anything stand out?\n\n", log, 130),
+    ("attached is the whole CHANGELOG since 2019, when did we drop Python 2?\n\n", log, 170),
+    ("the test output is below; which tests are flaky?\n\n", log, 180),
+    ("this generated file is huge; where does it define the routes?\n\n", source, 150),
+]):
+    base = [CC_MAIN, CODEX, SDK_OPENAI, CC_SDK][i]
+    pasted = concat(text, body(kib))
+    ops = cc_human(pasted) if base in (CC_MAIN, CC_SDK) else codex_human(pasted) if base == CODEX else sdk_human(base, pasted)
+    case(f"round2-{LONG}-{i}", base, LONG, ops)
+
+# 9. Held out: written after the cue table was final and never used to tune it. The test reports
+# their accuracy separately, as the honest estimate on phrasings the cues were not written from.
+HELD_OUT = {
+    CHAT: [
+        "what's a good name for a function that both validates and normalizes an email?",
+        "does rustfmt support formatting code inside doc comments?",
+        "I keep seeing 'Send' errors with tokio::spawn, what does that mean in general?",
+        "nice, that worked",
+        "are there any downsides to using SQLite in production for a small app?",
+        "what version of node does this project need?",
+        "summarize what you just did in one sentence",
+        "difference between `git rebase` and `git merge`?",
+    ],
+    EDIT: [
+        "the footer year is hardcoded to 2023, make it dynamic",
+        "escape the HTML in the comment preview, it's rendering raw tags",
+        "in cli.rs, print the help text when no subcommand is given",
+        "add an index on orders.created_at in the next migration",
+        "our health check returns 500 when redis is down; return 503 instead",
+        "sort the imports in app/main.py",
+        "the csv export is missing the header row, can you add it?",
+        "cap the number of retries at 10 in the uploader",
+    ],
+    REFACTOR: [
+        "every service constructs its own HTTP client; centralize that in one factory and use it everywhere",
+        "rename the `customer_id` column to `client_id` and update the ORM models, queries and API schemas that reference it",
+        "move all the feature flags from env vars into the new settings module and update the code that reads them",
+        "turn the synchronous database layer async, all the way up through the request handlers",
+        "split the giant utils.js into smaller modules by domain and fix up the imports",
+        "replace moment.js with date-fns across the frontend",
+        "adopt the new error codes in all our microservices and the shared client library",
+        "the `Result<T, String>` pattern is all over the code; introduce proper error enums per module",
+    ],
+    PLAN: [
+        "we want to let customers export their data. how should this work end to end?",
+        "what would a phased rollout of the new billing system look like?",
+        "I need to decide between Kafka and a Postgres-backed queue for our event pipeline. lay out the considerations",
+        "help me plan the refactor of the order module before we touch anything",
+        "what are the main risks in moving our auth to a third-party provider, and how would we mitigate them?",
+        "give me a high-level design for caching the search results",
+        "how do we get from 40% to 80% test coverage in a quarter? I want a concrete plan",
+        "list the steps to containerize this app and deploy it on k8s, no implementation yet",
+    ],
+    REVIEW: [
+        "can you look at my last commit? I'm not sure about the locking",
+        "here's my change, be critical:\n\n" + DIFF,
+        "check whether the new endpoint validates its inputs properly",
+        "I'd like a review of the error handling in the uploader before release",
+        "anything you'd change in this diff?\n\n" + DIFF,
+        "look at the open PR and tell me whether the tests cover the edge cases",
+        "is there anything dangerous in the commits since v1.2?",
+        "please go through src/payments and look for bugs, don't fix them, just report",
+    ],
+}
+for label, texts in HELD_OUT.items():
+    for i, text in enumerate(texts):
+        human_variant(i + 2, text, label, f"heldout-{label}")
+for i, (text, kib) in enumerate([
+    ("the whole heap profile is pasted below, what's eating memory?\n\n", 150),
+    ("full output of the migration dry run below, is it safe to apply?\n\n", 140),
+]):
+    case(f"heldout-{LONG}-{i}", [CC_SDK2, SDK_RESPONSES][i], LONG,
+         cc_human(concat(text, log(kib))) if i == 0 else sdk_human(SDK_RESPONSES, concat(text, log(kib))))
+
 def main():
     counts = {}
     for c in CASES:
