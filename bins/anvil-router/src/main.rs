@@ -75,6 +75,7 @@ fn serve(path: &Path, host: Option<String>, port: Option<u16>) -> ExitCode {
         }
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("ANVIL_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_from_env("RUST_LOG"))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)

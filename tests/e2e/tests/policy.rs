@@ -1,0 +1,108 @@
+//! Issue 4, acceptance 3: the shipped configurations' routing, with every tier on the mock upstream.
+
+use anvil_e2e::config::TIERS;
+use anvil_e2e::stack::{Mock, Router, TempDir};
+use anvil_e2e::{http, Dialect, Knobs};
+
+/// `configs/example.toml` (keyless) or `configs/example-with-cloud.toml`, with the mock behind every
+/// tier: two local OpenAI-dialect tiers, and (keyed) a metered Anthropic-dialect cloud tier for
+/// `planning`.
+fn shipped_shape(mock: &str, with_cloud: bool) -> String {
+    let mut out = String::from("[router]\nmapping_version = \"e2e\"\n");
+    if with_cloud {
+        out.push_str("metered_cloud = [\"planning\"]\n");
+    }
+    for (id, model) in [("fast-local", "fast-model"), ("heavy-local", "heavy-model")] {
+        out.push_str(&format!(
+            "[[router.tiers]]\nid = \"{id}\"\nbase_url = \"{mock}/v1\"\ndialect = \"openai\"\n\
+             model = \"{model}\"\ncontext_limit = 131072\nprivacy = \"local\"\ntool_support = true\n"
+        ));
+    }
+    let anthropic = TIERS
+        .iter()
+        .find(|t| t.dialect == Dialect::Anthropic)
+        .unwrap();
+    if with_cloud {
+        out.push_str(&format!(
+            "[[router.tiers]]\nid = \"cloud\"\nbase_url = \"{mock}\"\ndialect = \"anthropic\"\n\
+             model = \"cloud-model\"\ncontext_limit = 200000\nprivacy = \"cloud\"\ntool_support = true\n\
+             auth_env = \"{}\"\ncost_input_per_mtok = 3.0\ncost_output_per_mtok = 15.0\n",
+            anthropic.auth_env
+        ));
+        out.push_str(
+            "[router.presets]\nchat = [\"fast-local\", \"cloud\"]\nquick-edit = [\"fast-local\", \"heavy-local\", \"cloud\"]\n\
+             review = [\"heavy-local\", \"cloud\"]\nplanning = [\"cloud\"]\nlong-context = [\"heavy-local\", \"cloud\"]\n",
+        );
+    } else {
+        out.push_str(
+            "[router.presets]\nchat = [\"fast-local\", \"heavy-local\"]\nquick-edit = [\"fast-local\", \"heavy-local\"]\n\
+             review = [\"heavy-local\"]\nplanning = [\"heavy-local\"]\nlong-context = [\"heavy-local\"]\n",
+        );
+    }
+    out
+}
+
+async fn ask(router: &Router, model: &str, text: &str) -> http::Response {
+    let body = Dialect::Chat.text_request(model, text, false);
+    http::post_json(
+        &format!("{}{}", router.url(), Dialect::Chat.path()),
+        &body,
+        &Dialect::Chat.client_headers(),
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn keyless_planning_is_exhausted_and_ambiguous_requests_stay_local() {
+    let mock = Mock::start().unwrap();
+    let dir = TempDir::new("anvil-e2e-policy").unwrap();
+    let config = dir.path().join("router.toml");
+    std::fs::write(&config, shipped_shape(mock.url(), false)).unwrap();
+    let router = Router::start(&config, &Knobs::default()).unwrap();
+
+    let planning = ask(&router, "planning", "hi").await;
+    assert_eq!(planning.status, 503, "{}", planning.text());
+    assert!(planning.json().unwrap()["error"]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("planning")));
+    assert!(
+        mock.requests().await.unwrap().is_empty(),
+        "an upstream was called"
+    );
+
+    // An unknown model and a vague text: ambiguous, served by a local tier.
+    let ambiguous = ask(&router, "gpt-4", "hmm").await;
+    assert_eq!(ambiguous.status, 200, "{}", ambiguous.text());
+    let tier = ambiguous.header("x-anvil-tier").unwrap_or_default();
+    assert!(tier.ends_with("-local"), "{tier}");
+}
+
+#[tokio::test]
+async fn metered_cloud_serves_planning_and_nothing_unmetered() {
+    let mock = Mock::start().unwrap();
+    let dir = TempDir::new("anvil-e2e-policy").unwrap();
+    let config = dir.path().join("router.toml");
+    std::fs::write(&config, shipped_shape(mock.url(), true)).unwrap();
+    let router = Router::start(&config, &Knobs::default()).unwrap();
+
+    let planning = ask(&router, "anvil/planning", "hi").await;
+    assert_eq!(planning.status, 200, "{}", planning.text());
+    assert_eq!(planning.header("x-anvil-tier").as_deref(), Some("cloud"));
+    assert_eq!(
+        planning.header("x-anvil-work-class").as_deref(),
+        Some("planning")
+    );
+    let upstream = mock.requests_to("/v1/messages").await.unwrap();
+    assert_eq!(upstream.len(), 1);
+    assert_eq!(upstream[0]["body"]["model"], "cloud-model");
+
+    // chat is not metered: the cloud tier in its preset is dropped, fast-local serves it.
+    let chat = ask(&router, "chat", "hi").await;
+    assert_eq!(chat.status, 200, "{}", chat.text());
+    assert_eq!(chat.header("x-anvil-tier").as_deref(), Some("fast-local"));
+    // A pin to the cloud tier for an unmetered work class is refused, not served.
+    let pinned = ask(&router, "tier:cloud", "hi").await;
+    assert_eq!(pinned.status, 503, "{}", pinned.text());
+    assert_eq!(mock.requests_to("/v1/messages").await.unwrap().len(), 1);
+}
