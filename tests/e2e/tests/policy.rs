@@ -1,4 +1,5 @@
 //! Issue 4, acceptance 3: the shipped configurations' routing, with every tier on the mock upstream.
+#![allow(clippy::unwrap_used, reason = "test helpers fail loudly by design")]
 
 use anvil_e2e::config::TIERS;
 use anvil_e2e::stack::{Mock, Router, TempDir};
