@@ -18,6 +18,10 @@
 //! | `router.exhaustion_status` | integer 400–599 | 503 |
 //! | `router.cost_sync` | bool | false |
 //! | `router.data_dir` | path string (unexpanded) | `~/.local/share/anvil` |
+//! | `router.database_url` | `postgres://…` URL or SQLite path/URL | `<data_dir>/anvil.db` |
+//! | `router.profile_refresh_s` | seconds > 0: how often the quality profile snapshot is reloaded | 2 |
+//! | `router.decision_log_jsonl` | path string (unexpanded): also append decision records here | none |
+//! | `router.decision_log_prompts` | bool: keep prompt text in decision records | false |
 //! | `router.listen.host`, `router.listen.port` | host name or IP; 0–65535 | `127.0.0.1`, 8000 |
 //! | `router.timeouts.{connect_s, first_byte_s, idle_s, total_s}` | seconds > 0 | 10, 300, 120, 1800 |
 //! | `router.limits.{max_body_bytes, max_concurrency}` | integer > 0 | 32 MiB, 64 |
@@ -106,6 +110,16 @@ pub struct RouterConfig {
     pub listen: Listen,
     /// Data directory (`data_dir`), stored unexpanded (`~` is the binary's to expand).
     pub data_dir: String,
+    /// The profile/decision database (`database_url`): a Postgres URL, or a SQLite path or URL;
+    /// `None` means `<data_dir>/anvil.db`.
+    pub database_url: Option<String>,
+    /// How often the in-memory quality profile is reloaded (`profile_refresh_s`); default 2 s.
+    pub profile_refresh: Duration,
+    /// Also append decision records, one JSON object per line, to this file (`decision_log_jsonl`),
+    /// unexpanded.
+    pub decision_log_jsonl: Option<String>,
+    /// Keep prompt text in decision records (`decision_log_prompts`); default false.
+    pub decision_log_prompts: bool,
     /// Upstream deadlines (`[router.timeouts]`).
     pub timeouts: Timeouts,
     /// Resource limits (`[router.limits]`).
@@ -435,6 +449,9 @@ const DEFAULT_CLAUDE_LOGS: &str = "~/.claude/projects";
 const DEFAULT_SERVED_MODEL_NAME: &str = "local-specialist";
 const DEFAULT_HOST: &str = "127.0.0.1";
 const DEFAULT_PORT: u16 = 8000;
+/// Default `profile_refresh_s`.
+const DEFAULT_PROFILE_REFRESH: Duration = Duration::from_secs(2);
+
 /// Default `data_dir` (unexpanded).
 pub const DEFAULT_DATA_DIR: &str = "~/.local/share/anvil";
 /// Default `exhaustion_status`.
@@ -462,6 +479,10 @@ const ROUTER_KEYS: &[&str] = &[
     "cost_sync",
     "listen",
     "data_dir",
+    "database_url",
+    "profile_refresh_s",
+    "decision_log_jsonl",
+    "decision_log_prompts",
     "timeouts",
     "limits",
     "tiers",
@@ -635,6 +656,29 @@ fn router(cx: &mut Cx<'_>, t: &dyn TableLike, span: Option<Range<usize>>) -> Opt
         }
         Some(s) => s.value,
     };
+    let non_empty = |cx: &mut Cx<'_>, key: &str| match cx.string(t, &path, key) {
+        Some(s) if s.value.trim().is_empty() => {
+            cx.error(s.span, path.key(key), "must not be empty");
+            None
+        }
+        other => other.map(|s| s.value),
+    };
+    let database_url = non_empty(cx, "database_url");
+    let decision_log_jsonl = non_empty(cx, "decision_log_jsonl");
+    let decision_log_prompts = cx
+        .bool(t, &path, "decision_log_prompts")
+        .is_some_and(|b| b.value);
+    let profile_refresh = match cx.number(t, &path, "profile_refresh_s") {
+        None => DEFAULT_PROFILE_REFRESH,
+        Some(n) => positive_duration(n.value).unwrap_or_else(|| {
+            cx.error(
+                n.span,
+                path.key("profile_refresh_s"),
+                format!("must be a positive number of seconds, found {}", n.value),
+            );
+            DEFAULT_PROFILE_REFRESH
+        }),
+    };
     let listen = cx
         .sub_table(t, &path, "listen")
         .map_or_else(Listen::default, |(st, p)| listen(cx, st, &p));
@@ -688,6 +732,10 @@ fn router(cx: &mut Cx<'_>, t: &dyn TableLike, span: Option<Range<usize>>) -> Opt
         cost_sync,
         listen,
         data_dir,
+        database_url,
+        profile_refresh,
+        decision_log_jsonl,
+        decision_log_prompts,
         timeouts,
         limits,
         tiers: tiers.into_iter().map(|(t, _)| t).collect(),

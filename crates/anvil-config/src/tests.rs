@@ -84,6 +84,14 @@ fn single_errors_are_located_by_line_column_and_dotted_key() {
             vec![(11, 9, "router.limit", "did you mean \"limits\"?")],
         ),
         (
+            replace(2, "mapping_version = \"v1\"\nprofile_refresh_s = 0"),
+            vec![(3, 21, "router.profile_refresh_s", "must be a positive number of seconds")],
+        ),
+        (
+            replace(2, "mapping_version = \"v1\"\ndatabase_url = \" \""),
+            vec![(3, 16, "router.database_url", "must not be empty")],
+        ),
+        (
             append("[router.timeouts]\nidle = 5"),
             vec![(12, 1, "router.timeouts.idle", "did you mean \"idle_s\"?")],
         ),
@@ -478,6 +486,10 @@ fn minimal_file_gets_defaults() {
         }
     );
     assert_eq!(r.data_dir, "~/.local/share/anvil");
+    assert_eq!(r.database_url, None);
+    assert_eq!(r.profile_refresh, Duration::from_secs(2));
+    assert_eq!(r.decision_log_jsonl, None);
+    assert!(!r.decision_log_prompts);
     assert_eq!(
         r.timeouts,
         Timeouts {
