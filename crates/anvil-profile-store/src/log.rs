@@ -1,0 +1,408 @@
+//! The decision log: one record per request, written off the hot path.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+use tokio::sync::mpsc;
+
+use crate::{Store, StoreError};
+
+/// One routing decision and its outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionRecord {
+    /// The request id (the `x-anvil-request-id` header).
+    pub request_id: String,
+    /// When the request arrived, Unix milliseconds.
+    pub unix_ms: i64,
+    /// Where the intent came from (`preset`, `pin`, `header`, `body`, `tier0`, …).
+    pub intent_source: String,
+    /// The work class; `None` for a custom preset without one.
+    pub work_class: Option<String>,
+    /// The classifier's (or the hint's) confidence, 0..=1.
+    pub confidence: f64,
+    /// The signals the classifier used, as JSON.
+    pub signals: Value,
+    /// The plan: ordered candidates and the reason for every dropped tier, as JSON.
+    pub plan: Value,
+    /// The tier that served; `None` when nothing did.
+    pub served_tier: Option<String>,
+    /// Upstream attempts made.
+    pub attempts: u32,
+    /// The HTTP status the client got.
+    pub status: u16,
+    /// Total latency, milliseconds.
+    pub latency_ms: u64,
+    /// Prompt tokens.
+    pub tokens_in: u64,
+    /// Completion tokens.
+    pub tokens_out: u64,
+    /// Estimated cost, USD.
+    pub cost_usd: f64,
+    /// The prompt text, only when the operator opted in (stripped otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+}
+
+/// Per work class aggregates of the decision log.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorkClassStats {
+    /// The work class (`None`: no work class).
+    pub work_class: Option<String>,
+    /// Number of records.
+    pub count: u64,
+    /// Served tiers with their counts, most used first (`None`: nothing served).
+    pub tiers: Vec<(Option<String>, u64)>,
+    /// Mean confidence.
+    pub mean_confidence: f64,
+}
+
+/// Settings of a [`DecisionLog`].
+#[derive(Debug, Clone)]
+pub struct DecisionLogConfig {
+    /// Channel capacity; records beyond it are dropped and counted. Default 4096.
+    pub capacity: usize,
+    /// Most records written per batch. Default 256.
+    pub batch: usize,
+    /// Also append each record as one JSON line to this file.
+    pub jsonl: Option<PathBuf>,
+    /// Keep the prompt text (the operator opted in). Default false: prompts are stripped.
+    pub keep_prompt: bool,
+}
+
+impl Default for DecisionLogConfig {
+    fn default() -> Self {
+        Self {
+            capacity: 4096,
+            batch: 256,
+            jsonl: None,
+            keep_prompt: false,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    written: AtomicU64,
+    dropped: AtomicU64,
+    failed: AtomicU64,
+    overflowing: AtomicBool,
+}
+
+/// The request-side handle: [`DecisionLog::record`] never blocks. Cheap to clone; the writer
+/// stops once every clone is dropped and the channel is drained.
+#[derive(Debug, Clone)]
+pub struct DecisionLog {
+    tx: mpsc::Sender<DecisionRecord>,
+    counters: Arc<Counters>,
+    keep_prompt: bool,
+}
+
+/// The writer task; await [`DecisionLogWriter::finished`] after dropping every [`DecisionLog`]
+/// to flush what is queued.
+#[derive(Debug)]
+pub struct DecisionLogWriter {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl DecisionLogWriter {
+    /// Waits until the writer has drained the channel and stopped.
+    pub async fn finished(self) {
+        if let Err(e) = self.task.await {
+            tracing::warn!(error = %e, "decision log writer stopped abnormally");
+        }
+    }
+}
+
+impl DecisionLog {
+    /// Spawns the writer on the current tokio runtime. `store` may be `None` (no database: only
+    /// the JSONL file, if any, receives records).
+    pub fn spawn(
+        store: Option<Store>,
+        config: DecisionLogConfig,
+    ) -> (DecisionLog, DecisionLogWriter) {
+        let (tx, rx) = mpsc::channel(config.capacity.max(1));
+        let counters = Arc::new(Counters::default());
+        let task = tokio::spawn(writer(
+            rx,
+            store,
+            config.jsonl,
+            config.batch.max(1),
+            Arc::clone(&counters),
+        ));
+        (
+            DecisionLog {
+                tx,
+                counters,
+                keep_prompt: config.keep_prompt,
+            },
+            DecisionLogWriter { task },
+        )
+    }
+
+    /// Queues a record without waiting. Returns false when it was dropped (channel full or the
+    /// writer gone); the first drop of a burst is logged, every drop is counted.
+    pub fn record(&self, mut record: DecisionRecord) -> bool {
+        if !self.keep_prompt {
+            record.prompt = None;
+        }
+        match self.tx.try_send(record) {
+            Ok(()) => {
+                self.counters.overflowing.store(false, Ordering::Relaxed);
+                true
+            }
+            Err(e) => {
+                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                if !self.counters.overflowing.swap(true, Ordering::Relaxed) {
+                    let why = match e {
+                        mpsc::error::TrySendError::Full(_) => "the queue is full",
+                        mpsc::error::TrySendError::Closed(_) => "the writer has stopped",
+                    };
+                    tracing::warn!("decision log: dropping records: {why}");
+                }
+                false
+            }
+        }
+    }
+
+    /// Records dropped before reaching the writer.
+    pub fn dropped(&self) -> u64 {
+        self.counters.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Record writes that failed, counted per sink (database, JSONL file).
+    pub fn failed(&self) -> u64 {
+        self.counters.failed.load(Ordering::Relaxed)
+    }
+
+    /// Records written to the database (or, without one, to the JSONL file).
+    pub fn written(&self) -> u64 {
+        self.counters.written.load(Ordering::Relaxed)
+    }
+
+    /// A handle on the counters that does not keep the writer alive (e.g. for a metrics endpoint
+    /// or for reading the totals after shutdown).
+    pub fn counters(&self) -> DecisionLogCounters {
+        DecisionLogCounters(Arc::clone(&self.counters))
+    }
+}
+
+/// The counters of a [`DecisionLog`], readable after every [`DecisionLog`] is dropped.
+#[derive(Debug, Clone)]
+pub struct DecisionLogCounters(Arc<Counters>);
+
+impl DecisionLogCounters {
+    /// Records dropped before reaching the writer.
+    pub fn dropped(&self) -> u64 {
+        self.0.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Record writes that failed, counted per sink (database, JSONL file).
+    pub fn failed(&self) -> u64 {
+        self.0.failed.load(Ordering::Relaxed)
+    }
+
+    /// Records written to the database (or, without one, to the JSONL file).
+    pub fn written(&self) -> u64 {
+        self.0.written.load(Ordering::Relaxed)
+    }
+}
+
+async fn writer(
+    mut rx: mpsc::Receiver<DecisionRecord>,
+    store: Option<Store>,
+    jsonl: Option<PathBuf>,
+    batch: usize,
+    counters: Arc<Counters>,
+) {
+    let mut db_failing = false;
+    let mut file_failing = false;
+    let mut buf = Vec::with_capacity(batch);
+    while rx.recv_many(&mut buf, batch).await > 0 {
+        let n = buf.len() as u64;
+        let mut written = false;
+        if let Some(store) = &store {
+            match store.insert_decisions(&buf).await {
+                Ok(()) => {
+                    written = true;
+                    db_failing = false;
+                }
+                Err(e) => {
+                    counters.failed.fetch_add(n, Ordering::Relaxed);
+                    if !db_failing {
+                        tracing::warn!(error = %e, "decision log: database write failed");
+                    }
+                    db_failing = true;
+                }
+            }
+        }
+        if let Some(path) = &jsonl {
+            match append_jsonl(path, &buf) {
+                Ok(()) => {
+                    written |= store.is_none();
+                    file_failing = false;
+                }
+                Err(e) => {
+                    counters.failed.fetch_add(n, Ordering::Relaxed);
+                    if !file_failing {
+                        tracing::warn!(error = %e, path = %path.display(), "decision log: file write failed");
+                    }
+                    file_failing = true;
+                }
+            }
+        }
+        if written {
+            counters.written.fetch_add(n, Ordering::Relaxed);
+        }
+        buf.clear();
+    }
+}
+
+fn append_jsonl(path: &std::path::Path, records: &[DecisionRecord]) -> std::io::Result<()> {
+    let mut out = Vec::new();
+    for r in records {
+        serde_json::to_writer(&mut out, r)?;
+        out.push(b'\n');
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    file.write_all(&out)
+}
+
+fn to_i64(x: u64) -> i64 {
+    i64::try_from(x).unwrap_or(i64::MAX)
+}
+
+fn decode_record(row: &AnyRow) -> Result<DecisionRecord, StoreError> {
+    let json = |col: &str| -> Result<Value, StoreError> {
+        let text: String = row.try_get(col)?;
+        Ok(serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    };
+    let attempts: i64 = row.try_get("attempts")?;
+    let status: i64 = row.try_get("status")?;
+    let latency: i64 = row.try_get("latency_ms")?;
+    let tin: i64 = row.try_get("tokens_in")?;
+    let tout: i64 = row.try_get("tokens_out")?;
+    Ok(DecisionRecord {
+        request_id: row.try_get("request_id")?,
+        unix_ms: row.try_get("unix_ms")?,
+        intent_source: row.try_get("intent_source")?,
+        work_class: row.try_get("work_class")?,
+        confidence: row.try_get("confidence")?,
+        signals: json("signals")?,
+        plan: json("plan")?,
+        served_tier: row.try_get("served_tier")?,
+        attempts: u32::try_from(attempts).unwrap_or(0),
+        status: u16::try_from(status).unwrap_or(0),
+        latency_ms: u64::try_from(latency).unwrap_or(0),
+        tokens_in: u64::try_from(tin).unwrap_or(0),
+        tokens_out: u64::try_from(tout).unwrap_or(0),
+        cost_usd: row.try_get("cost_usd")?,
+        prompt: row.try_get("prompt")?,
+    })
+}
+
+impl Store {
+    /// Inserts decision records in one transaction (the [`DecisionLog`] writer's batch).
+    pub async fn insert_decisions(&self, records: &[DecisionRecord]) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        for r in records {
+            sqlx::query(
+                "INSERT INTO decisions (request_id, unix_ms, intent_source, work_class, \
+                 confidence, signals, plan, served_tier, attempts, status, latency_ms, tokens_in, \
+                 tokens_out, cost_usd, prompt) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+            )
+            .bind(r.request_id.as_str())
+            .bind(r.unix_ms)
+            .bind(r.intent_source.as_str())
+            .bind(r.work_class.as_deref())
+            .bind(r.confidence)
+            .bind(r.signals.to_string())
+            .bind(r.plan.to_string())
+            .bind(r.served_tier.as_deref())
+            .bind(i64::from(r.attempts))
+            .bind(i64::from(r.status))
+            .bind(to_i64(r.latency_ms))
+            .bind(to_i64(r.tokens_in))
+            .bind(to_i64(r.tokens_out))
+            .bind(r.cost_usd)
+            .bind(r.prompt.as_deref())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The last `n` decision records, oldest first.
+    pub async fn tail(&self, n: u32) -> Result<Vec<DecisionRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT request_id, unix_ms, intent_source, work_class, confidence, signals, plan, \
+             served_tier, attempts, status, latency_ms, tokens_in, tokens_out, cost_usd, prompt \
+             FROM decisions ORDER BY id DESC LIMIT $1",
+        )
+        .bind(i64::from(n))
+        .fetch_all(self.pool())
+        .await?;
+        let mut out = rows
+            .iter()
+            .map(decode_record)
+            .collect::<Result<Vec<_>, _>>()?;
+        out.reverse();
+        Ok(out)
+    }
+
+    /// Aggregates per work class (sorted by work class, `None` last): record count, the served
+    /// tiers with their counts (most used first, then by name), and the mean confidence.
+    pub async fn stats(&self) -> Result<Vec<WorkClassStats>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT work_class, served_tier, COUNT(*) AS n, SUM(confidence) AS conf \
+             FROM decisions GROUP BY work_class, served_tier",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        // key: (no work class sorts last, work class); value: the stats and the confidence sum
+        let mut by_class: BTreeMap<(bool, String), (WorkClassStats, f64)> = BTreeMap::new();
+        for row in &rows {
+            let work_class: Option<String> = row.try_get("work_class")?;
+            let tier: Option<String> = row.try_get("served_tier")?;
+            let n: i64 = row.try_get("n")?;
+            let conf: f64 = row.try_get("conf")?;
+            let n = u64::try_from(n).unwrap_or(0);
+            let key = (work_class.is_none(), work_class.clone().unwrap_or_default());
+            let (stats, sum) = by_class.entry(key).or_insert_with(|| {
+                let stats = WorkClassStats {
+                    work_class,
+                    count: 0,
+                    tiers: Vec::new(),
+                    mean_confidence: 0.0,
+                };
+                (stats, 0.0)
+            });
+            stats.count += n;
+            stats.tiers.push((tier, n));
+            *sum += conf;
+        }
+        Ok(by_class
+            .into_values()
+            .map(|(mut stats, sum)| {
+                stats
+                    .tiers
+                    .sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                if stats.count > 0 {
+                    stats.mean_confidence = sum / stats.count as f64;
+                }
+                stats
+            })
+            .collect())
+    }
+}

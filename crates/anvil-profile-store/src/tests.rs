@@ -1,0 +1,628 @@
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use anvil_config::WorkClass::{self, *};
+use anvil_policy::profile::Decision::{self, Allow, AllowWithVerify as Verify, Deny};
+use serde_json::{json, Value};
+
+use super::*;
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+/// A fresh directory under the system temp dir (removed on drop).
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "anvil-profile-store-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn open_temp() -> (TempDir, Store) {
+    let dir = TempDir::new();
+    let path = dir.0.join("nested").join(DB_FILE_NAME);
+    let store = Store::open(path.to_str().unwrap()).await.unwrap();
+    (dir, store)
+}
+
+fn record(i: u32, work_class: Option<&str>, tier: Option<&str>, confidence: f64) -> DecisionRecord {
+    DecisionRecord {
+        request_id: format!("req-{i}"),
+        unix_ms: 1_700_000_000_000 + i64::from(i),
+        intent_source: "tier0".to_owned(),
+        work_class: work_class.map(str::to_owned),
+        confidence,
+        signals: json!({"harness": "claude-code", "files": i}),
+        plan: json!({"candidates": [{"tier": "fast-local", "decision": "allow"}],
+                     "dropped": [{"tier": "cloud", "reason": "metered"}]}),
+        served_tier: tier.map(str::to_owned),
+        attempts: 1,
+        status: 200,
+        latency_ms: 42,
+        tokens_in: 1000,
+        tokens_out: 200,
+        cost_usd: 0.0105,
+        prompt: Some("secret prompt".to_owned()),
+    }
+}
+
+#[tokio::test]
+async fn open_creates_directories_and_migrates_idempotently() {
+    let (dir, store) = open_temp().await;
+    assert_eq!(store.backend(), Backend::Sqlite);
+    assert_eq!(store.schema_version().await.unwrap(), 1);
+    assert!(dir.0.join("nested").join(DB_FILE_NAME).is_file());
+    store
+        .set("fast-local", Chat, Deny, Some(0.1))
+        .await
+        .unwrap();
+    drop(store);
+    let again = Store::open(dir.0.join("nested").join(DB_FILE_NAME).to_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(again.schema_version().await.unwrap(), 1);
+    assert_eq!(
+        again
+            .get("fast-local", Chat)
+            .await
+            .unwrap()
+            .unwrap()
+            .decision,
+        Deny
+    );
+}
+
+#[tokio::test]
+async fn open_on_an_unwritable_path_is_an_error_not_a_panic() {
+    let err = Store::open("/proc/anvil-no-such-dir/anvil.db")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::DataDir { .. }), "{err}");
+}
+
+#[test]
+fn default_db_path_expands_home() {
+    let cases = [
+        (
+            "~/.local/share/anvil",
+            Some("/h"),
+            "/h/.local/share/anvil/anvil.db",
+        ),
+        ("~", Some("/h"), "/h/anvil.db"),
+        ("~other/x", Some("/h"), "~other/x/anvil.db"),
+        ("~/x", None, "~/x/anvil.db"),
+        ("/var/lib/anvil", Some("/h"), "/var/lib/anvil/anvil.db"),
+        ("rel/dir", Some("/h"), "rel/dir/anvil.db"),
+    ];
+    for (dir, home, want) in cases {
+        assert_eq!(default_db_path(dir, home), PathBuf::from(want), "{dir}");
+    }
+}
+
+#[tokio::test]
+async fn set_creates_and_updates_rows_and_the_snapshot_sees_them() {
+    let (_dir, store) = open_temp().await;
+    let cases: &[(&str, WorkClass, Decision, Option<f64>, f64)] = &[
+        ("fast-local", Planning, Allow, None, 0.65),
+        ("heavy-local", Review, Verify, None, 0.70),
+        ("gpu0", Chat, Deny, None, 0.20),
+        ("gpu0", BoundedEdit, Allow, Some(0.91), 0.91),
+    ];
+    for &(tier, wc, decision, score, want_score) in cases {
+        let entry = store.set(tier, wc, decision, score).await.unwrap();
+        assert_eq!(
+            (entry.decision, entry.score, entry.samples),
+            (decision, want_score, 0)
+        );
+    }
+    let snapshot = store.snapshot().await.unwrap();
+    assert_eq!(snapshot.rows().count(), cases.len());
+    assert_eq!(
+        snapshot.entry("fast-local", Planning, false).decision,
+        Allow
+    );
+    // unmeasured rows still come from the seed table
+    assert_eq!(
+        snapshot
+            .entry("fast-local", MultiFileRefactor, false)
+            .decision,
+        Deny
+    );
+
+    // an update keeps samples and the score unless a new one is given
+    store
+        .record_grade("gpu0", Chat, 0.5, None, None, 3, None)
+        .await
+        .unwrap();
+    let updated = store.set("gpu0", Chat, Allow, None).await.unwrap();
+    assert_eq!(
+        (updated.decision, updated.score, updated.samples),
+        (Allow, 0.5, 3)
+    );
+
+    for bad in [-0.1, 1.5, f64::NAN] {
+        let err = store.set("gpu0", Chat, Allow, Some(bad)).await.unwrap_err();
+        assert!(err.to_string().contains("outside 0..=1"), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn record_grade_follows_the_reference_semantics() {
+    let (_dir, store) = open_temp().await;
+    // new rows: fail-closed default decision, score rounded, samples = max(1, weight)
+    let e = store
+        .record_grade("t", Planning, 0.912345, None, None, 0, None)
+        .await
+        .unwrap();
+    assert_eq!((e.decision, e.score, e.samples), (Deny, 0.9123, 1));
+    let e = store
+        .record_grade("t", Chat, 0.8, None, Some(86_400), 3, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (e.decision, e.samples, e.last_measured),
+        (Verify, 3, Some(86_400))
+    );
+    let e = store
+        .record_grade("t", Review, 0.8, Some(Allow), None, 1, None)
+        .await
+        .unwrap();
+    assert_eq!(e.decision, Allow);
+
+    // existing rows: weighted mean; degenerate weights never corrupt it
+    let cases: &[(f64, i64, f64, u64)] = &[
+        (0.4, 1, 0.7, 4),  // (0.8*3 + 0.4) / 4
+        (0.0, 0, 0.7, 4),  // weight 0: unchanged
+        (0.0, -5, 0.7, 4), // negative weight clamps to 0
+        (1.0, 4, 0.85, 8), // (0.7*4 + 4) / 8
+    ];
+    for &(score, weight, want, n) in cases {
+        let e = store
+            .record_grade("t", Chat, score, None, None, weight, None)
+            .await
+            .unwrap();
+        assert_eq!(
+            (e.score, e.samples),
+            (want, n),
+            "score {score} weight {weight}"
+        );
+        assert_eq!(e.decision, Verify);
+        assert_eq!(e.last_measured, Some(86_400));
+    }
+
+    // staleness: a grade from a superseded serve does not clear it, a current one does
+    store
+        .record_grade("t", Chat, 0.9, Some(Allow), None, 1, None)
+        .await
+        .unwrap();
+    store.apply_fingerprint("t", "fp1").await.unwrap();
+    assert_eq!(
+        store.apply_fingerprint("t", "fp2").await.unwrap(),
+        vec![Chat, Planning, Review]
+    );
+    let e = store
+        .record_grade("t", Chat, 0.9, None, None, 1, Some("fp1"))
+        .await
+        .unwrap();
+    assert!(e.stale);
+    assert_eq!(e.effective_decision(), Verify);
+    let e = store
+        .record_grade("t", Chat, 0.9, None, None, 1, Some("fp2"))
+        .await
+        .unwrap();
+    assert!(!e.stale);
+    let e = store
+        .record_grade("t", Review, 0.9, None, None, 1, None)
+        .await
+        .unwrap();
+    assert!(!e.stale);
+}
+
+#[tokio::test]
+async fn apply_fingerprint_adopts_ignores_and_marks_stale() {
+    let (_dir, store) = open_temp().await;
+    store
+        .set("heavy-local", Chat, Allow, Some(0.9))
+        .await
+        .unwrap();
+    store
+        .set("heavy-local", Review, Deny, Some(0.1))
+        .await
+        .unwrap();
+    store
+        .set("fast-local", Chat, Allow, Some(0.9))
+        .await
+        .unwrap();
+    // no fingerprint yet: adopt, nothing stale
+    assert!(store
+        .apply_fingerprint("heavy-local", "aaa")
+        .await
+        .unwrap()
+        .is_empty());
+    // same: no-op
+    assert!(store
+        .apply_fingerprint("heavy-local", "aaa")
+        .await
+        .unwrap()
+        .is_empty());
+    // changed: both rows of that tier stale, the other tier untouched
+    assert_eq!(
+        store.apply_fingerprint("heavy-local", "bbb").await.unwrap(),
+        vec![Chat, Review]
+    );
+    // already stale: not newly stale
+    assert!(store
+        .apply_fingerprint("heavy-local", "ccc")
+        .await
+        .unwrap()
+        .is_empty());
+    let snapshot = store.snapshot().await.unwrap();
+    let chat = snapshot.stored("heavy-local", Chat).unwrap();
+    assert_eq!(
+        (chat.stale, chat.fingerprint.as_deref()),
+        (true, Some("ccc"))
+    );
+    assert_eq!(chat.effective_decision(), Verify);
+    assert_eq!(
+        snapshot
+            .stored("heavy-local", Review)
+            .unwrap()
+            .effective_decision(),
+        Deny
+    );
+    let fast = snapshot.stored("fast-local", Chat).unwrap();
+    assert_eq!((fast.stale, fast.fingerprint.as_deref()), (false, None));
+    // an operator's set clears staleness
+    assert!(
+        !store
+            .set("heavy-local", Chat, Allow, None)
+            .await
+            .unwrap()
+            .stale
+    );
+}
+
+fn bootstrap_doc() -> Value {
+    json!({
+        "schema": "anvil-serving.router.profile_bootstrap/v1",
+        "mode": "replay",
+        "eval_max": 25.0,
+        "entries": [
+            {"tier_id": "cloud", "work_class": "planning", "model_label": "frontier",
+             "decision": "allow", "quality_score": 0.99, "sample_n": 4, "eval_total_avg": 24.75,
+             "eval_max": 25.0, "last_measured": "2026-06-28",
+             "source_evals": ["2026-06-28-planning-capability"]},
+            {"tier_id": "fast-local", "work_class": "planning", "model_label": "fast",
+             "decision": "deny", "quality_score": 0.64, "sample_n": 4, "eval_total_avg": 16.0,
+             "eval_max": 25.0, "last_measured": "2026-06-28T10:00:00+00:00",
+             "source_evals": ["2026-06-28-planning-capability"]},
+            {"tier_id": "heavy-local", "work_class": "planning", "model_label": "heavy",
+             "decision": "deny", "quality_score": 0.53, "sample_n": 4, "eval_total_avg": 13.25,
+             "eval_max": 25.0, "last_measured": null,
+             "source_evals": ["2026-06-28-planning-capability"]}
+        ]
+    })
+}
+
+#[tokio::test]
+async fn profile_json_round_trips() {
+    let (_dir, store) = open_temp().await;
+    let doc = bootstrap_doc();
+    let n = store.import_profile_json(&doc.to_string()).await.unwrap();
+    assert_eq!(n, 3);
+    let snapshot = store.snapshot().await.unwrap();
+    let cloud = snapshot.stored("cloud", Planning).unwrap();
+    assert_eq!(
+        (
+            cloud.decision,
+            cloud.score,
+            cloud.samples,
+            cloud.last_measured
+        ),
+        (Allow, 0.99, 4, Some(1_782_604_800))
+    );
+    assert_eq!(
+        snapshot
+            .stored("fast-local", Planning)
+            .unwrap()
+            .last_measured,
+        Some(1_782_640_800)
+    );
+
+    let text = store.export_profile_json().await.unwrap();
+    let exported: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(exported, doc);
+    // sorted keys, 2-space indent, trailing newline
+    assert!(text.ends_with("}\n"));
+    assert!(
+        text.starts_with("{\n  \"entries\": [\n    {\n      \"decision\""),
+        "{text}"
+    );
+    fn keys_sorted(v: &Value) -> bool {
+        match v {
+            Value::Object(m) => {
+                let keys: Vec<&String> = m.keys().collect();
+                keys.windows(2).all(|w| w[0] < w[1]) && m.values().all(keys_sorted)
+            }
+            Value::Array(a) => a.iter().all(keys_sorted),
+            _ => true,
+        }
+    }
+    assert!(keys_sorted(&exported));
+
+    // a changed row exports its new verdict and keeps its extra keys
+    store
+        .set("heavy-local", Planning, Verify, Some(0.75))
+        .await
+        .unwrap();
+    let exported: Value =
+        serde_json::from_str(&store.export_profile_json().await.unwrap()).unwrap();
+    let heavy = &exported["entries"][2];
+    assert_eq!(heavy["decision"], "allow-with-verify");
+    assert_eq!(heavy["quality_score"], 0.75);
+    assert_eq!(heavy["model_label"], "heavy");
+}
+
+#[tokio::test]
+async fn export_of_an_operator_profile_uses_the_default_header() {
+    let (_dir, store) = open_temp().await;
+    store.set("b-tier", Chat, Allow, Some(0.9)).await.unwrap();
+    store.set("a-tier", Review, Deny, Some(0.2)).await.unwrap();
+    let exported: Value =
+        serde_json::from_str(&store.export_profile_json().await.unwrap()).unwrap();
+    assert_eq!(
+        exported,
+        json!({"entries": [
+            {"decision": "deny", "last_measured": null, "quality_score": 0.2, "sample_n": 0,
+             "tier_id": "a-tier", "work_class": "review"},
+            {"decision": "allow", "last_measured": null, "quality_score": 0.9, "sample_n": 0,
+             "tier_id": "b-tier", "work_class": "chat"}],
+         "mode": "export", "schema": "anvil-serving.router.profile_bootstrap/v1"})
+    );
+}
+
+#[tokio::test]
+async fn malformed_profile_json_is_rejected_whole() {
+    let (_dir, store) = open_temp().await;
+    let entry = |decision: &str, wc: &str, score: Value| {
+        json!({"entries": [
+            {"tier_id": "cloud", "work_class": "chat", "decision": "allow", "quality_score": 0.9},
+            {"tier_id": "x", "work_class": wc, "decision": decision, "quality_score": score}]})
+        .to_string()
+    };
+    let cases = [
+        (
+            entry("DENY", "chat", json!(0.5)),
+            "entries[1].decision: unknown decision",
+        ),
+        (
+            entry("deny", "quick-edit", json!(0.5)),
+            "entries[1].work_class: unknown work class",
+        ),
+        (
+            entry("deny", "chat", json!(1.5)),
+            "entries[1].quality_score: must be within",
+        ),
+        (
+            entry("deny", "chat", json!("high")),
+            "entries[1].quality_score: must be a number",
+        ),
+        ("{\"entries\": 3}".to_owned(), "entries: must be an array"),
+        ("[]".to_owned(), "not an object"),
+        ("{".to_owned(), "not JSON"),
+    ];
+    for (text, want) in cases {
+        let err = store.import_profile_json(&text).await.unwrap_err();
+        assert!(err.to_string().contains(want), "{err} (wanted {want})");
+    }
+    assert!(
+        store.rows().await.unwrap().is_empty(),
+        "a rejected import writes nothing"
+    );
+}
+
+#[tokio::test]
+async fn refresher_picks_up_changes_without_blocking_readers() {
+    let (_dir, store) = open_temp().await;
+    let shared = SharedSnapshot::new(store.snapshot().await.unwrap());
+    let _refresher = Refresher::spawn(store.clone(), shared.clone(), Duration::from_millis(20));
+    assert!(shared.load().stored("fast-local", Planning).is_none());
+    store
+        .set("fast-local", Planning, Allow, Some(0.9))
+        .await
+        .unwrap();
+    let mut seen = false;
+    for _ in 0..200 {
+        if shared
+            .load()
+            .stored("fast-local", Planning)
+            .map(|e| e.decision)
+            == Some(Allow)
+        {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(seen, "the refresher never installed the new row");
+}
+
+#[tokio::test]
+async fn decision_log_writes_tails_and_aggregates() {
+    let (dir, store) = open_temp().await;
+    let jsonl = dir.0.join("decisions.jsonl");
+    let (log, writer) = DecisionLog::spawn(
+        Some(store.clone()),
+        DecisionLogConfig {
+            jsonl: Some(jsonl.clone()),
+            ..DecisionLogConfig::default()
+        },
+    );
+    let inputs = [
+        (Some("chat"), Some("fast-local"), 0.9),
+        (Some("chat"), Some("fast-local"), 0.7),
+        (Some("chat"), Some("heavy-local"), 0.8),
+        (Some("planning"), None, 0.6),
+        (None, Some("cloud"), 1.0),
+    ];
+    for (i, (wc, tier, conf)) in inputs.iter().enumerate() {
+        assert!(log.record(record(i as u32, *wc, *tier, *conf)));
+    }
+    let counters = log.counters();
+    drop(log);
+    writer.finished().await;
+    assert_eq!(
+        (counters.written(), counters.dropped(), counters.failed()),
+        (5, 0, 0)
+    );
+
+    let tail = store.tail(2).await.unwrap();
+    assert_eq!(tail.len(), 2);
+    let mut want = record(3, Some("planning"), None, 0.6);
+    want.prompt = None; // not opted in: stripped
+    assert_eq!(tail[0], want);
+    assert_eq!(tail[1].request_id, "req-4");
+    assert_eq!(store.tail(100).await.unwrap().len(), 5);
+
+    let stats = store.stats().await.unwrap();
+    type Row<'a> = (Option<&'a str>, u64, Vec<(Option<&'a str>, u64)>, f64);
+    let got: Vec<Row<'_>> = stats
+        .iter()
+        .map(|s| {
+            (
+                s.work_class.as_deref(),
+                s.count,
+                s.tiers.iter().map(|(t, n)| (t.as_deref(), *n)).collect(),
+                (s.mean_confidence * 1000.0).round() / 1000.0,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                Some("chat"),
+                3,
+                vec![(Some("fast-local"), 2), (Some("heavy-local"), 1)],
+                0.8
+            ),
+            (Some("planning"), 1, vec![(None, 1)], 0.6),
+            (None, 1, vec![(Some("cloud"), 1)], 1.0),
+        ]
+    );
+
+    let lines: Vec<DecisionRecord> = std::fs::read_to_string(&jsonl)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 5);
+    assert_eq!(lines[3], want);
+}
+
+#[tokio::test]
+async fn prompts_are_kept_only_when_opted_in() {
+    let (_dir, store) = open_temp().await;
+    let (log, writer) = DecisionLog::spawn(
+        Some(store.clone()),
+        DecisionLogConfig {
+            keep_prompt: true,
+            ..DecisionLogConfig::default()
+        },
+    );
+    assert!(log.record(record(1, Some("chat"), Some("fast-local"), 0.9)));
+    drop(log);
+    writer.finished().await;
+    assert_eq!(
+        store.tail(1).await.unwrap()[0].prompt.as_deref(),
+        Some("secret prompt")
+    );
+}
+
+#[tokio::test]
+async fn overflow_is_counted_and_never_blocks() {
+    // current-thread runtime: the writer cannot run until this test yields
+    let (_dir, store) = open_temp().await;
+    let (log, writer) = DecisionLog::spawn(
+        Some(store.clone()),
+        DecisionLogConfig {
+            capacity: 2,
+            ..DecisionLogConfig::default()
+        },
+    );
+    let accepted: Vec<bool> = (0..5)
+        .map(|i| log.record(record(i, Some("chat"), None, 0.5)))
+        .collect();
+    assert_eq!(accepted, vec![true, true, false, false, false]);
+    assert_eq!(log.dropped(), 3);
+    let counters = log.counters();
+    drop(log);
+    writer.finished().await;
+    assert_eq!((counters.written(), counters.failed()), (2, 0));
+    assert_eq!(store.tail(10).await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn write_failures_are_counted_and_requests_keep_flowing() {
+    let (_dir, store) = open_temp().await;
+    // the database refuses every insert (as on a full or read-only disk) and the JSONL file
+    // cannot be created
+    sqlx::query("DROP TABLE decisions")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let (log, writer) = DecisionLog::spawn(
+        Some(store.clone()),
+        DecisionLogConfig {
+            jsonl: Some(PathBuf::from("/proc/anvil-no-such-dir/decisions.jsonl")),
+            ..DecisionLogConfig::default()
+        },
+    );
+    for i in 0..3 {
+        assert!(log.record(record(i, Some("chat"), Some("fast-local"), 0.9)));
+        tokio::task::yield_now().await;
+    }
+    let counters = log.counters();
+    drop(log);
+    writer.finished().await;
+    assert_eq!(counters.written(), 0);
+    assert_eq!(counters.failed(), 6, "3 records × 2 sinks");
+    assert!(store.tail(1).await.is_err());
+    // the profile side still answers
+    assert!(store.snapshot().await.is_ok());
+}
+
+#[tokio::test]
+async fn a_log_without_a_store_writes_the_file() {
+    let dir = TempDir::new();
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let jsonl = dir.0.join("d.jsonl");
+    let (log, writer) = DecisionLog::spawn(
+        None,
+        DecisionLogConfig {
+            jsonl: Some(jsonl.clone()),
+            ..Default::default()
+        },
+    );
+    assert!(log.record(record(7, Some("review"), Some("cloud"), 0.4)));
+    let counters = log.counters();
+    drop(log);
+    writer.finished().await;
+    assert_eq!(counters.written(), 1);
+    let line: DecisionRecord =
+        serde_json::from_str(std::fs::read_to_string(&jsonl).unwrap().trim_end()).unwrap();
+    assert_eq!(line.request_id, "req-7");
+}
