@@ -40,8 +40,144 @@ pub struct Ctx {
     pub permit: OwnedSemaphorePermit,
 }
 
+/// The decision record of a request, before its outcome is known.
+pub(crate) struct Draft {
+    state: Arc<AppState>,
+    request_id: String,
+    unix_ms: i64,
+    intent_source: &'static str,
+    work_class: &'static str,
+    confidence: f32,
+    signals: Value,
+    plan: Value,
+    prompt: Option<String>,
+    prompt_tokens_estimate: u64,
+    started: Instant,
+}
+
+impl Draft {
+    fn new(
+        state: &Arc<AppState>,
+        request_id: &str,
+        routing: &Routing,
+        canonical: &anvil_dialects::canonical::Request,
+    ) -> Self {
+        let plan = &routing.plan;
+        let plan_json = serde_json::json!({
+            "candidates": plan.candidates.iter().map(|c| serde_json::json!({
+                "tier": c.tier, "decision": c.decision.as_str(), "score": c.score,
+            })).collect::<Vec<_>>(),
+            "dropped": plan.dropped.iter().map(|d| serde_json::json!({
+                "tier": d.tier, "reason": d.reason.as_str(), "detail": d.reason.to_string(),
+            })).collect::<Vec<_>>(),
+            "notes": plan.notes,
+        });
+        // The prompt is kept only when the operator opted in; the log strips it otherwise.
+        let prompt = state
+            .config
+            .decision_log_prompts
+            .then(|| last_user_text(canonical));
+        Self {
+            state: Arc::clone(state),
+            request_id: request_id.to_owned(),
+            unix_ms: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64),
+            intent_source: plan.source.as_str(),
+            work_class: plan.work_class.as_str(),
+            confidence: plan.confidence,
+            signals: routing.classification.signals.clone(),
+            plan: plan_json,
+            prompt,
+            prompt_tokens_estimate: routing.needs.prompt_tokens,
+            started: Instant::now(),
+        }
+    }
+
+    /// Queues the record with its outcome; never blocks.
+    fn finish(self, served: Option<&str>, attempts: usize, status: u16, usage: Option<(u64, u64)>) {
+        let (tokens_in, tokens_out) = usage.unwrap_or((self.prompt_tokens_estimate, 0));
+        let cost_usd = served
+            .and_then(|id| self.state.config.tier(id))
+            .map_or(0.0, |tier| {
+                (tokens_in as f64 * tier.cost_input_per_mtok.unwrap_or(0.0)
+                    + tokens_out as f64 * tier.cost_output_per_mtok.unwrap_or(0.0))
+                    / 1_000_000.0
+            });
+        self.state.record(anvil_profile_store::DecisionRecord {
+            request_id: self.request_id,
+            unix_ms: self.unix_ms,
+            intent_source: self.intent_source.to_owned(),
+            work_class: Some(self.work_class.to_owned()),
+            confidence: f64::from(self.confidence),
+            signals: self.signals,
+            plan: self.plan,
+            served_tier: served.map(str::to_owned),
+            attempts: attempts as u32,
+            status,
+            latency_ms: self.started.elapsed().as_millis() as u64,
+            tokens_in,
+            tokens_out,
+            cost_usd,
+            prompt: self.prompt,
+        });
+    }
+}
+
+/// The latest text a human wrote (for decision records, when the operator opted in).
+fn last_user_text(request: &anvil_dialects::canonical::Request) -> String {
+    use anvil_dialects::canonical::{Part, Role};
+    request
+        .messages
+        .iter()
+        .rev()
+        .filter(|m| m.role == Role::User)
+        .find_map(|m| {
+            let text: Vec<&str> = m
+                .content
+                .iter()
+                .filter_map(|p| match p {
+                    Part::Text { text, .. } => Some(text.as_str()),
+                    _ => None,
+                })
+                .collect();
+            (!text.is_empty()).then(|| text.join("\n"))
+        })
+        .unwrap_or_default()
+}
+
+/// Prompt and completion tokens from a complete answer's `usage`, in `dialect`'s spelling (cache
+/// reads and writes count as prompt tokens).
+fn usage_of(dialect: Dialect, answer: &Value) -> Option<(u64, u64)> {
+    let usage = answer.get("usage")?;
+    let n = |key: &str| usage.get(key).and_then(Value::as_u64).unwrap_or(0);
+    Some(match dialect {
+        Dialect::Anthropic => (
+            n("input_tokens") + n("cache_read_input_tokens") + n("cache_creation_input_tokens"),
+            n("output_tokens"),
+        ),
+        Dialect::OpenAiChat => (n("prompt_tokens"), n("completion_tokens")),
+        Dialect::Responses => (n("input_tokens"), n("output_tokens")),
+    })
+}
+
+/// Prompt and completion tokens from a canonical stream's `Finish` event.
+fn usage_of_events(events: &[anvil_dialects::StreamEvent]) -> Option<(u64, u64)> {
+    events.iter().find_map(|event| match event {
+        anvil_dialects::StreamEvent::Finish { usage: Some(u), .. } => Some((
+            u.input_tokens
+                + u.cache_read_input_tokens.unwrap_or(0)
+                + u.cache_creation_input_tokens.unwrap_or(0),
+            u.output_tokens,
+        )),
+        _ => None,
+    })
+}
+
 /// What the request log line needs, carried into the stream pump.
 struct Log {
+    draft: Draft,
+    attempt_count: usize,
     request_id: String,
     inbound: Dialect,
     work_class: &'static str,
@@ -55,7 +191,7 @@ struct Log {
 }
 
 impl Log {
-    fn done(&self, status: u16, bytes_out: usize, outcome: &str) {
+    fn done(self, status: u16, bytes_out: usize, outcome: &str, usage: Option<(u64, u64)>) {
         tracing::info!(
             request_id = %self.request_id,
             inbound = self.inbound.as_str(),
@@ -72,6 +208,8 @@ impl Log {
             outcome,
             "request"
         );
+        self.draft
+            .finish(Some(&self.tier), self.attempt_count, status, usage);
     }
 }
 
@@ -290,6 +428,8 @@ async fn generate_inner(
         &canonical,
     );
     let stream = json.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    let draft = Draft::new(&state, &request_id, &routing, &canonical);
+    let mut draft = Some(draft);
 
     let mut attempts: Vec<String> = Vec::new();
     let mut last: Option<ApiError> = None;
@@ -309,6 +449,10 @@ async fn generate_inner(
             Ok(response) => {
                 attempts.push(format!("{}:ok", upstream.tier_id()));
                 let log = Log {
+                    draft: draft
+                        .take()
+                        .unwrap_or_else(|| Draft::new(&state, &request_id, &routing, &canonical)),
+                    attempt_count: attempts.len(),
                     request_id: request_id.clone(),
                     inbound,
                     work_class: routing.plan.work_class.as_str(),
@@ -351,6 +495,9 @@ async fn generate_inner(
         }
     }
     let error = last.unwrap_or_else(|| exhausted(&state, &routing));
+    if let Some(draft) = draft.take() {
+        draft.finish(None, attempts.len(), error.body.status, None);
+    }
     tracing::info!(
         request_id = %request_id,
         inbound = inbound.as_str(),
@@ -381,23 +528,30 @@ async fn complete_response(
     log: Log,
     model: &str,
 ) -> Result<Response<Body>, ApiError> {
-    let bytes = body.collect(MAX_RESPONSE_BYTES).await.map_err(|e| {
-        log.done(502, 0, e.kind());
-        upstream_error(&e, upstream)
-    })?;
+    let bytes = match body.collect(MAX_RESPONSE_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            let error = upstream_error(&e, upstream);
+            log.done(error.body.status, 0, e.kind(), None);
+            return Err(error);
+        }
+    };
     let out = if upstream.dialect() == inbound {
         bytes
     } else {
-        let parsed = AnyResponse::parse(upstream.dialect(), &bytes).map_err(|e| {
-            log.done(502, 0, "bad-upstream-json");
-            ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                format!(
-                    "upstream answer is not a valid {} response: {e}",
-                    upstream.dialect().as_str()
-                ),
-            )
-        })?;
+        let parsed = match AnyResponse::parse(upstream.dialect(), &bytes) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                log.done(502, 0, "bad-upstream-json", None);
+                return Err(ApiError::new(
+                    StatusCode::BAD_GATEWAY,
+                    format!(
+                        "upstream answer is not a valid {} response: {e}",
+                        upstream.dialect().as_str()
+                    ),
+                ));
+            }
+        };
         let mut notes = Vec::new();
         let mut json = parsed.translate(inbound, &mut notes).to_json();
         if let Some(object) = json.as_object_mut() {
@@ -421,31 +575,91 @@ async fn complete_response(
         }
         Bytes::from(json.to_string())
     };
-    log.done(200, out.len(), "ok");
+    let usage = serde_json::from_slice::<Value>(&out)
+        .ok()
+        .and_then(|answer| usage_of(inbound, &answer));
+    log.done(200, out.len(), "ok", usage);
     Ok(json_response(StatusCode::OK, out))
 }
 
 /// How the pump turns upstream bytes into client bytes.
 enum Pump {
-    /// Same dialect: bytes pass through, cut at event boundaries.
-    Pass { dialect: Dialect, framer: SseFramer },
+    /// Same dialect: bytes pass through, cut at event boundaries; a tap decodes the passing events
+    /// for the usage numbers the decision record needs.
+    Pass {
+        dialect: Dialect,
+        framer: SseFramer,
+        tap: Box<UsageTap>,
+    },
     /// Different dialects: decoded and re-encoded event by event.
-    Translate(Box<StreamTranslator>),
+    Translate {
+        translator: Box<StreamTranslator>,
+        usage: Option<(u64, u64)>,
+    },
+}
+
+/// Decodes a pass-through stream on the side, for its final usage.
+struct UsageTap {
+    sse: anvil_dialects::sse::SseDecoder,
+    decoder: Box<dyn anvil_dialects::StreamDecode + Send>,
+    events: Vec<anvil_dialects::SseEvent>,
+    canonical: Vec<anvil_dialects::StreamEvent>,
+    usage: Option<(u64, u64)>,
+}
+
+impl UsageTap {
+    fn new(dialect: Dialect) -> Self {
+        Self {
+            sse: anvil_dialects::sse::SseDecoder::new(),
+            decoder: anvil_dialects::translate::stream_decoder(dialect),
+            events: Vec::new(),
+            canonical: Vec::new(),
+            usage: None,
+        }
+    }
+
+    /// Reads whole events that already went to the client. A stream the tap cannot read is still
+    /// passed through untouched; it only loses its usage numbers.
+    fn see(&mut self, bytes: &[u8]) {
+        self.events.clear();
+        if self.sse.push(bytes, &mut self.events).is_err() {
+            return;
+        }
+        self.canonical.clear();
+        for event in &self.events {
+            if self.decoder.decode(event, &mut self.canonical).is_err() {
+                break;
+            }
+        }
+        if let Some(usage) = usage_of_events(&self.canonical) {
+            self.usage = Some(usage);
+        }
+    }
 }
 
 impl Pump {
     fn push(&mut self, chunk: Bytes) -> Result<Bytes, String> {
         match self {
             Pump::Pass {
-                dialect: Dialect::Anthropic,
+                dialect,
                 framer,
-            } => Ok(crate::sse_frame::with_event_lines(framer.push(chunk))),
-            Pump::Pass { framer, .. } => Ok(framer.push(chunk)),
-            Pump::Translate(translator) => {
+                tap,
+            } => {
+                let mut out = framer.push(chunk);
+                if *dialect == Dialect::Anthropic {
+                    out = crate::sse_frame::with_event_lines(out);
+                }
+                tap.see(&out);
+                Ok(out)
+            }
+            Pump::Translate { translator, usage } => {
                 let mut out = Vec::new();
-                translator
+                let events = translator
                     .push(&chunk, &mut out)
                     .map_err(|e| e.to_string())?;
+                if let Some(found) = usage_of_events(events) {
+                    *usage = Some(found);
+                }
                 Ok(Bytes::from(out))
             }
         }
@@ -454,15 +668,34 @@ impl Pump {
     fn finish(&mut self) -> Result<Bytes, String> {
         match self {
             Pump::Pass {
-                dialect: Dialect::Anthropic,
+                dialect,
                 framer,
-            } => Ok(crate::sse_frame::with_event_lines(framer.finish())),
-            Pump::Pass { framer, .. } => Ok(framer.finish()),
-            Pump::Translate(translator) => {
+                tap,
+            } => {
+                let mut out = framer.finish();
+                if *dialect == Dialect::Anthropic {
+                    out = crate::sse_frame::with_event_lines(out);
+                }
+                tap.see(&out);
+                tap.see(b"\n\n");
+                Ok(out)
+            }
+            Pump::Translate { translator, usage } => {
                 let mut out = Vec::new();
-                translator.finish(&mut out).map_err(|e| e.to_string())?;
+                let events = translator.finish(&mut out).map_err(|e| e.to_string())?;
+                if let Some(found) = usage_of_events(events) {
+                    *usage = Some(found);
+                }
                 Ok(Bytes::from(out))
             }
+        }
+    }
+
+    /// Prompt and completion tokens, once the stream reported them.
+    fn usage(&self) -> Option<(u64, u64)> {
+        match self {
+            Pump::Pass { tap, .. } => tap.usage,
+            Pump::Translate { usage, .. } => *usage,
         }
     }
 
@@ -470,7 +703,9 @@ impl Pump {
     fn fail(&mut self, kind: &str, message: &str) -> Bytes {
         let mut out = Vec::new();
         match self {
-            Pump::Pass { dialect, framer } => {
+            Pump::Pass {
+                dialect, framer, ..
+            } => {
                 let _incomplete = framer.finish();
                 let event = ErrorBody::new(502, message)
                     .with_type(match dialect {
@@ -481,7 +716,7 @@ impl Pump {
                     .to_sse_event(*dialect, framer.events() + 1);
                 anvil_dialects::sse::encode_event(&event, &mut out);
             }
-            Pump::Translate(translator) => translator.fail("api_error", message, &mut out),
+            Pump::Translate { translator, .. } => translator.fail("api_error", message, &mut out),
         }
         Bytes::from(out)
     }
@@ -500,20 +735,24 @@ fn stream_response(
         Pump::Pass {
             dialect: inbound,
             framer: SseFramer::default(),
+            tap: Box::new(UsageTap::new(inbound)),
         }
     } else {
-        Pump::Translate(Box::new(StreamTranslator::new(
-            upstream.dialect(),
-            inbound,
-            EncodeContext {
-                id: request_id.replace("req_", "anvil_"),
-                // Empty: the encoders then name the model the upstream says served the answer,
-                // as a pass-through or whole answer does.
-                model: String::new(),
-                created: now_unix(),
-                include_usage: true,
-            },
-        )))
+        Pump::Translate {
+            usage: None,
+            translator: Box::new(StreamTranslator::new(
+                upstream.dialect(),
+                inbound,
+                EncodeContext {
+                    id: request_id.replace("req_", "anvil_"),
+                    // Empty: the encoders then name the model the upstream says served the answer,
+                    // as a pass-through or whole answer does.
+                    model: String::new(),
+                    created: now_unix(),
+                    include_usage: true,
+                },
+            )),
+        }
     };
     let (tx, client_body) = Body::channel();
     let redactor = upstream.clone();
@@ -569,13 +808,14 @@ async fn run_pump(
             break "ok";
         }
     };
-    if let Pump::Translate(translator) = &pump {
+    if let Pump::Translate { translator, .. } = &pump {
         let notes = translator.notes();
         if !notes.is_empty() {
             tracing::debug!(request_id = %log.request_id, lossy = ?notes, "stream translation dropped or approximated fields");
         }
     }
-    log.done(200, sent, outcome);
+    let usage = pump.usage();
+    log.done(200, sent, outcome, usage);
 }
 
 /// `POST /v1/messages/count_tokens`: forwarded to an Anthropic-dialect tier when the route has one,

@@ -84,6 +84,9 @@ fn method_not_allowed(dialect: Dialect, allow: &'static str, request_id: &str) -
 }
 
 fn health(state: &AppState) -> Response<Body> {
+    let decisions = state.decisions.as_ref().map(
+        |log| json!({"written": log.written(), "dropped": log.dropped(), "failed": log.failed()}),
+    );
     let tiers: Vec<_> = state
         .config
         .tiers
@@ -97,6 +100,7 @@ fn health(state: &AppState) -> Response<Body> {
             "status": "ok",
             "dialects": ["anthropic", "openai", "responses"],
             "tiers": tiers,
+            "decision_log": decisions,
         })
         .to_string(),
     )

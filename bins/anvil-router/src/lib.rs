@@ -21,7 +21,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anvil_backends::Upstream;
 use anvil_config::RouterConfig;
-use anvil_policy::ProfileSnapshot;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
@@ -38,6 +37,8 @@ pub struct AppState {
     bound: Vec<bool>,
     /// The quality profile the policy reads: swapped whole by a background refresher, never awaited.
     profile: SharedProfile,
+    /// Where decision records go (a bounded channel to a writer task); `None` keeps none.
+    decisions: Option<anvil_profile_store::DecisionLog>,
     permits: Arc<Semaphore>,
     requests: AtomicU64,
     id_prefix: u64,
@@ -88,6 +89,7 @@ impl AppState {
                 upstreams,
                 bound,
                 profile: SharedProfile::default(),
+                decisions: None,
                 permits,
                 requests: AtomicU64::new(0),
                 id_prefix,
@@ -99,6 +101,18 @@ impl AppState {
     /// The profile handle, to share with a refresher that replaces the snapshot.
     pub fn profile_handle(&self) -> SharedProfile {
         self.profile.clone()
+    }
+
+    /// Sends a decision record for every request to `log` (never blocking a request).
+    pub fn set_decision_log(&mut self, log: anvil_profile_store::DecisionLog) {
+        self.decisions = Some(log);
+    }
+
+    /// Queues a decision record; a full channel drops it (counted by the log).
+    fn record(&self, record: anvil_profile_store::DecisionRecord) {
+        if let Some(log) = &self.decisions {
+            log.record(record);
+        }
     }
 
     /// A fresh request id: unique within this process, and across restarts.
@@ -113,29 +127,7 @@ fn dialect_name(tier: &anvil_config::Tier) -> &'static str {
     anvil_backends::dialect_of(tier).as_str()
 }
 
-/// The quality profile as the request path reads it: the current snapshot, replaced whole (readers
-/// clone the `Arc` under a lock held for nanoseconds, never across an await).
-#[derive(Clone, Default)]
-pub struct SharedProfile(Arc<std::sync::RwLock<Arc<ProfileSnapshot>>>);
-
-impl SharedProfile {
-    /// The current snapshot.
-    pub fn load(&self) -> Arc<ProfileSnapshot> {
-        match self.0.read() {
-            Ok(guard) => Arc::clone(&guard),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
-        }
-    }
-
-    /// Replaces the snapshot.
-    pub fn store(&self, snapshot: ProfileSnapshot) {
-        let snapshot = Arc::new(snapshot);
-        match self.0.write() {
-            Ok(mut guard) => *guard = snapshot,
-            Err(poisoned) => *poisoned.into_inner() = snapshot,
-        }
-    }
-}
+pub use anvil_profile_store::SharedSnapshot as SharedProfile;
 
 /// Serves until `shutdown` resolves, then drains: no new connections, in-flight requests and streams
 /// get up to `limits.shutdown_grace` to finish. `on_listening` receives the bound address.

@@ -101,6 +101,7 @@ fn serve(path: &Path, host: Option<String>, port: Option<u16>) -> ExitCode {
     let host = host.unwrap_or_else(|| config.router.listen.host.clone());
     let port = port.unwrap_or(config.router.listen.port);
     let env = |name: &str| std::env::var(name).ok();
+    let router = config.router.clone();
     let (state, unbound) = match anvil_router::AppState::new(config.router, &env) {
         Ok(pair) => pair,
         Err(e) => {
@@ -112,10 +113,17 @@ fn serve(path: &Path, host: Option<String>, port: Option<u16>) -> ExitCode {
         tracing::warn!(tier = %tier.tier, reason = %tier.reason, "tier not bound");
     }
     let result = runtime.block_on(async move {
+        let mut state = state;
+        let (_refresher, log, writer) = profile_and_decisions(&mut state, &router).await;
         let (listener, addr) = anvil_router::bind(&host, port).await?;
         println!("listening on http://{addr}");
         std::io::stdout().flush()?;
-        anvil_router::serve(state, listener, shutdown_signal()).await
+        let served = anvil_router::serve(state, listener, shutdown_signal()).await;
+        // Flush the decision records still queued (bounded: a stuck database must not hold the
+        // exit).
+        drop(log);
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), writer.finished()).await;
+        served
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -124,6 +132,68 @@ fn serve(path: &Path, host: Option<String>, port: Option<u16>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Opens the profile store (the config's `database_url`, else `<data_dir>/anvil.db`), loads the
+/// profile, starts its refresher and the decision-log writer. A store that cannot be opened (a
+/// read-only or full disk, an unreachable Postgres) is logged and the router serves on the seed
+/// profile; decision records then go only to the JSONL file, if one is configured.
+async fn profile_and_decisions(
+    state: &mut anvil_router::AppState,
+    router: &anvil_config::RouterConfig,
+) -> (
+    Option<anvil_profile_store::Refresher>,
+    anvil_profile_store::DecisionLog,
+    anvil_profile_store::DecisionLogWriter,
+) {
+    let home = std::env::var("HOME").ok();
+    let expand = |path: &str| match (path.strip_prefix("~/"), &home) {
+        (Some(rest), Some(home)) => format!("{home}/{rest}"),
+        _ => path.to_owned(),
+    };
+    let location = router.database_url.as_deref().map_or_else(
+        || {
+            anvil_profile_store::default_db_path(&router.data_dir, home.as_deref())
+                .to_string_lossy()
+                .into_owned()
+        },
+        expand,
+    );
+    let store = match anvil_profile_store::Store::open(&location).await {
+        Ok(store) => Some(store),
+        Err(e) => {
+            tracing::error!(error = %e, "profile store unavailable: serving on the seed profile, decision records are not stored");
+            None
+        }
+    };
+    let shared = state.profile_handle();
+    let refresher = match &store {
+        Some(store) => {
+            match store.snapshot().await {
+                Ok(snapshot) => shared.replace(snapshot),
+                Err(e) => tracing::warn!(error = %e, "profile not loaded; using the seed profile"),
+            }
+            Some(anvil_profile_store::Refresher::spawn(
+                store.clone(),
+                shared,
+                router.profile_refresh,
+            ))
+        }
+        None => None,
+    };
+    let (log, writer) = anvil_profile_store::DecisionLog::spawn(
+        store,
+        anvil_profile_store::DecisionLogConfig {
+            jsonl: router
+                .decision_log_jsonl
+                .as_deref()
+                .map(|p| expand(p).into()),
+            keep_prompt: router.decision_log_prompts,
+            ..Default::default()
+        },
+    );
+    state.set_decision_log(log.clone());
+    (refresher, log, writer)
 }
 
 /// Resolves on SIGINT or SIGTERM.

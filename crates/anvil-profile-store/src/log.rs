@@ -259,6 +259,9 @@ async fn writer(
         }
         if written {
             counters.written.fetch_add(n, Ordering::Relaxed);
+        } else if store.is_none() && jsonl.is_none() {
+            // No sink at all (the store could not be opened): the records are lost, and counted.
+            counters.failed.fetch_add(n, Ordering::Relaxed);
         }
         buf.clear();
     }

@@ -157,6 +157,11 @@ impl Router {
         for tier in TIERS {
             command.env(tier.auth_env, tier.secret);
         }
+        // The default data_dir (`~/.local/share/anvil`) then lands next to the config, never in
+        // the real home directory.
+        if let Some(dir) = config.parent() {
+            command.env("HOME", dir);
+        }
         command.env_remove("RUST_LOG");
         if let Some(filter) = &knobs.log_filter {
             command.env("RUST_LOG", filter);
