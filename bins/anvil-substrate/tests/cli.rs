@@ -1,4 +1,5 @@
 //! Black-box tests of the `anvil-substrate` binary.
+#![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
