@@ -719,3 +719,36 @@ async fn postgres_backend_when_a_server_is_available() {
     assert_eq!((stats[0].count, stats[0].mean_confidence), (3, 0.5));
     assert_eq!(stats[1].work_class, None);
 }
+
+#[tokio::test]
+async fn a_read_only_database_keeps_serving_snapshots_and_counts_failed_writes() {
+    let (dir, store) = open_temp().await;
+    store
+        .set("fast-local", Chat, Deny, Some(0.1))
+        .await
+        .unwrap();
+    drop(store);
+    let path = dir.0.join("nested").join(DB_FILE_NAME);
+    let read_only = Store::open(&format!("sqlite://{}?mode=ro", path.display()))
+        .await
+        .unwrap();
+    let snapshot = read_only.snapshot().await.unwrap();
+    assert_eq!(snapshot.stored("fast-local", Chat).unwrap().decision, Deny);
+    assert!(read_only
+        .set("fast-local", Chat, Allow, None)
+        .await
+        .is_err());
+
+    let (log, writer) = DecisionLog::spawn(Some(read_only.clone()), DecisionLogConfig::default());
+    let counters = log.counters();
+    for i in 0..4 {
+        assert!(log.record(record(i, Some("chat"), Some("fast-local"), 0.9)));
+    }
+    drop(log);
+    writer.finished().await;
+    assert_eq!(
+        (counters.written(), counters.failed(), counters.dropped()),
+        (0, 4, 0)
+    );
+    assert!(read_only.tail(10).await.unwrap().is_empty());
+}
