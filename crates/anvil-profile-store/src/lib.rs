@@ -90,6 +90,17 @@ pub fn default_db_path(data_dir: &str, home: Option<&str>) -> PathBuf {
     dir.join(DB_FILE_NAME)
 }
 
+/// The connection URL and backend for [`Store::open`]'s argument.
+fn location_url(url_or_path: &str) -> (String, Backend) {
+    if url_or_path.starts_with("postgres://") || url_or_path.starts_with("postgresql://") {
+        (url_or_path.to_owned(), Backend::Postgres)
+    } else if url_or_path.starts_with("sqlite:") {
+        (url_or_path.to_owned(), Backend::Sqlite)
+    } else {
+        (format!("sqlite://{url_or_path}?mode=rwc"), Backend::Sqlite)
+    }
+}
+
 const SCHEMA_TABLE: &str = "CREATE TABLE IF NOT EXISTS anvil_schema (\
     version BIGINT PRIMARY KEY, applied_ms BIGINT NOT NULL)";
 
@@ -159,24 +170,22 @@ impl Store {
     /// anything else is a SQLite file path, whose parent directories are created.
     pub async fn open(url_or_path: &str) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
-        let (url, backend) =
-            if url_or_path.starts_with("postgres://") || url_or_path.starts_with("postgresql://") {
-                (url_or_path.to_owned(), Backend::Postgres)
-            } else if url_or_path.starts_with("sqlite:") {
-                (url_or_path.to_owned(), Backend::Sqlite)
-            } else {
-                let path = Path::new(url_or_path);
-                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(parent).map_err(|source| StoreError::DataDir {
-                        path: parent.to_owned(),
-                        source,
-                    })?;
-                }
-                (format!("sqlite://{url_or_path}?mode=rwc"), Backend::Sqlite)
-            };
+        let (url, backend) = location_url(url_or_path);
+        if backend == Backend::Sqlite && !url_or_path.starts_with("sqlite:") {
+            let path = Path::new(url_or_path);
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).map_err(|source| StoreError::DataDir {
+                    path: parent.to_owned(),
+                    source,
+                })?;
+            }
+        }
+        // parse first: a malformed URL is an immediate error, not a connect timeout
+        let options: sqlx::any::AnyConnectOptions = url.parse()?;
         let pool = AnyPoolOptions::new()
             .max_connections(4)
-            .connect(&url)
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .connect_with(options)
             .await?;
         let store = Store { pool, backend };
         store.migrate().await?;

@@ -626,3 +626,129 @@ async fn a_log_without_a_store_writes_the_file() {
         serde_json::from_str(std::fs::read_to_string(&jsonl).unwrap().trim_end()).unwrap();
     assert_eq!(line.request_id, "req-7");
 }
+
+/// Runs against a real Postgres server when `ANVIL_TEST_POSTGRES_URL` names one (a scratch
+/// database: the test drops anvil's tables first). CI has no server, so there it only checks
+/// that Postgres URLs are recognised.
+#[tokio::test]
+async fn postgres_backend_when_a_server_is_available() {
+    let cases = [
+        ("postgres://u@h/db", "postgres://u@h/db", Backend::Postgres),
+        (
+            "postgresql://u@h/db",
+            "postgresql://u@h/db",
+            Backend::Postgres,
+        ),
+        ("sqlite::memory:", "sqlite::memory:", Backend::Sqlite),
+        (
+            "/var/lib/anvil/anvil.db",
+            "sqlite:///var/lib/anvil/anvil.db?mode=rwc",
+            Backend::Sqlite,
+        ),
+    ];
+    for (input, url, backend) in cases {
+        assert_eq!(location_url(input), (url.to_owned(), backend), "{input}");
+    }
+    let Ok(url) = std::env::var("ANVIL_TEST_POSTGRES_URL") else {
+        eprintln!("ANVIL_TEST_POSTGRES_URL is not set: the Postgres round trip did not run");
+        return;
+    };
+    let store = Store::open(&url).await.unwrap();
+    for table in ["decisions", "profile", "profile_meta", "anvil_schema"] {
+        sqlx::query(&format!("DROP TABLE IF EXISTS {table}"))
+            .execute(store.pool())
+            .await
+            .unwrap();
+    }
+    let store = Store::open(&url).await.unwrap();
+    assert_eq!(store.backend(), Backend::Postgres);
+    assert_eq!(store.schema_version().await.unwrap(), 1);
+
+    store
+        .set("fast-local", Planning, Allow, Some(0.9))
+        .await
+        .unwrap();
+    let e = store
+        .record_grade("fast-local", Planning, 0.5, None, Some(86_400), 1, None)
+        .await
+        .unwrap();
+    assert_eq!((e.score, e.samples), (0.5, 1));
+    assert_eq!(
+        store.apply_fingerprint("fast-local", "a").await.unwrap(),
+        Vec::<WorkClass>::new()
+    );
+    assert_eq!(
+        store.apply_fingerprint("fast-local", "b").await.unwrap(),
+        vec![Planning]
+    );
+    let snapshot = store.snapshot().await.unwrap();
+    assert_eq!(
+        snapshot
+            .stored("fast-local", Planning)
+            .unwrap()
+            .effective_decision(),
+        Verify
+    );
+
+    let doc = bootstrap_doc();
+    store.import_profile_json(&doc.to_string()).await.unwrap();
+    store.remove("fast-local", Planning).await.unwrap();
+    store.import_profile_json(&doc.to_string()).await.unwrap();
+    let exported: Value =
+        serde_json::from_str(&store.export_profile_json().await.unwrap()).unwrap();
+    assert_eq!(exported, doc);
+
+    let (log, writer) = DecisionLog::spawn(Some(store.clone()), DecisionLogConfig::default());
+    let counters = log.counters();
+    for i in 0..3 {
+        assert!(log.record(record(i, Some("chat"), Some("fast-local"), 0.5)));
+    }
+    assert!(log.record(record(3, None, None, 1.0)));
+    drop(log);
+    writer.finished().await;
+    assert_eq!((counters.written(), counters.failed()), (4, 0));
+    let tail = store.tail(2).await.unwrap();
+    assert_eq!(
+        tail.iter()
+            .map(|r| r.request_id.as_str())
+            .collect::<Vec<_>>(),
+        ["req-2", "req-3"]
+    );
+    let stats = store.stats().await.unwrap();
+    assert_eq!(stats.len(), 2);
+    assert_eq!((stats[0].count, stats[0].mean_confidence), (3, 0.5));
+    assert_eq!(stats[1].work_class, None);
+}
+
+#[tokio::test]
+async fn a_read_only_database_keeps_serving_snapshots_and_counts_failed_writes() {
+    let (dir, store) = open_temp().await;
+    store
+        .set("fast-local", Chat, Deny, Some(0.1))
+        .await
+        .unwrap();
+    drop(store);
+    let path = dir.0.join("nested").join(DB_FILE_NAME);
+    let read_only = Store::open(&format!("sqlite://{}?mode=ro", path.display()))
+        .await
+        .unwrap();
+    let snapshot = read_only.snapshot().await.unwrap();
+    assert_eq!(snapshot.stored("fast-local", Chat).unwrap().decision, Deny);
+    assert!(read_only
+        .set("fast-local", Chat, Allow, None)
+        .await
+        .is_err());
+
+    let (log, writer) = DecisionLog::spawn(Some(read_only.clone()), DecisionLogConfig::default());
+    let counters = log.counters();
+    for i in 0..4 {
+        assert!(log.record(record(i, Some("chat"), Some("fast-local"), 0.9)));
+    }
+    drop(log);
+    writer.finished().await;
+    assert_eq!(
+        (counters.written(), counters.failed(), counters.dropped()),
+        (0, 4, 0)
+    );
+    assert!(read_only.tail(10).await.unwrap().is_empty());
+}

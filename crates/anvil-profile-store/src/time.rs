@@ -96,18 +96,24 @@ pub fn parse_date(s: &str) -> Option<i64> {
 
 /// Renders Unix seconds as `YYYY-MM-DD` at midnight UTC, else `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn format_date(secs: i64) -> String {
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-    let rem = secs.rem_euclid(86_400);
-    if rem == 0 {
+    if secs.rem_euclid(86_400) == 0 {
+        let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
         format!("{y:04}-{m:02}-{d:02}")
     } else {
-        format!(
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-            rem / 3600,
-            rem % 3600 / 60,
-            rem % 60
-        )
+        format_datetime(secs)
     }
+}
+
+/// Renders Unix seconds as `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn format_datetime(secs: i64) -> String {
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let rem = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 #[cfg(test)]
@@ -140,6 +146,7 @@ mod tests {
             assert_eq!(parse_date(text), secs, "{text}");
             if let Some(s) = secs {
                 assert_eq!(format_date(s), rendered, "{text}");
+                assert_eq!(parse_date(&format_datetime(s)), Some(s), "{text}");
             }
         }
     }
