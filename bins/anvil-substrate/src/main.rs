@@ -7,8 +7,8 @@
 //!   quality profile the router routes by (the router picks changes up within its refresh interval).
 //! * `anvil-substrate decisions tail|stats --config FILE [--db URL] [-n N]` reads the decision log.
 //!
-//! The database is `anvil.db` in the config's `router.data_dir` (`~` expanded with `$HOME`) unless
-//! `--db` names a SQLite path or a `postgres://` URL.
+//! The database is the router's: `--db` (a SQLite path or a `postgres://` URL), else the config's
+//! `router.database_url`, else `anvil.db` in its `router.data_dir` (`~` expanded with `$HOME`).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::io::Write;
@@ -224,14 +224,18 @@ fn load_config(path: &Path) -> Result<Config, Failure> {
 
 async fn open_store(args: &StoreArgs) -> Result<(Config, Store), Failure> {
     let config = load_config(&args.config)?;
-    let location = match &args.db {
-        Some(url) => url.clone(),
-        None => {
-            let home = std::env::var("HOME").ok();
-            default_db_path(&config.router.data_dir, home.as_deref())
-                .to_string_lossy()
-                .into_owned()
-        }
+    // The same database the router uses: --db, else the config's database_url, else anvil.db in
+    // its data_dir.
+    let home = std::env::var("HOME").ok();
+    let location = match (&args.db, &config.router.database_url) {
+        (Some(url), _) => url.clone(),
+        (None, Some(url)) => match (url.strip_prefix("~/"), &home) {
+            (Some(rest), Some(home)) => format!("{home}/{rest}"),
+            _ => url.clone(),
+        },
+        (None, None) => default_db_path(&config.router.data_dir, home.as_deref())
+            .to_string_lossy()
+            .into_owned(),
     };
     let store = Store::open(&location)
         .await
