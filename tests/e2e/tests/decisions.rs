@@ -175,3 +175,57 @@ async fn an_unwritable_store_still_serves_and_counts_the_lost_records() {
         stack.router.logs()
     );
 }
+
+/// `anvil-substrate` against the router's own store: `quality set` changes routing within the
+/// refresh interval, `decisions stats` shows the records.
+fn substrate(stack: &Stack, args: &[&str]) -> std::process::Output {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let config = stack.config.to_string_lossy().into_owned();
+    std::process::Command::new(cargo)
+        .args(["run", "--quiet", "--package", "anvil-substrate", "--"])
+        .args(args)
+        .args(["--config", &config])
+        .current_dir(anvil_e2e::bins::workspace_root())
+        // The router's HOME (see `Router::start`), so both resolve the same data_dir.
+        .env("HOME", stack.config.parent().unwrap())
+        .output()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_substrate_cli_edits_the_live_profile_and_reads_the_decisions() {
+    let stack = Stack::start_with(&Knobs {
+        profile_refresh_s: Some(0.2),
+        ..Knobs::default()
+    })
+    .unwrap();
+    assert_eq!(ask(&stack, "review").await.status, 200);
+    let set = substrate(&stack, &["quality", "set", "an", "review", "deny"]);
+    assert!(
+        set.status.success(),
+        "{}",
+        String::from_utf8_lossy(&set.stderr)
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let denied = loop {
+        let response = ask(&stack, "review").await;
+        if response.status != 200 || Instant::now() > deadline {
+            break response;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(denied.status, 503, "{}", denied.text());
+    let show = substrate(&stack, &["quality", "show"]);
+    let table = String::from_utf8_lossy(&show.stdout);
+    assert!(show.status.success() && table.contains("deny"), "{table}");
+
+    wait_health(&stack, |h| h["decision_log"]["written"].as_u64() >= Some(2)).await;
+    let stats = substrate(&stack, &["decisions", "stats"]);
+    let text = String::from_utf8_lossy(&stats.stdout);
+    assert!(
+        stats.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stats.stderr)
+    );
+    assert!(text.contains("review"), "{text}");
+}
