@@ -107,3 +107,38 @@ async fn metered_cloud_serves_planning_and_nothing_unmetered() {
     assert_eq!(pinned.status, 503, "{}", pinned.text());
     assert_eq!(mock.requests_to("/v1/messages").await.unwrap().len(), 1);
 }
+
+/// Issue 4, acceptance 1: the body hint (OpenAI `extra_body`) routes like the header and never
+/// reaches the upstream; a malformed hint is a 400 naming it.
+#[tokio::test]
+async fn body_and_header_hints_route_and_are_validated() {
+    let stack = anvil_e2e::Stack::start().unwrap();
+    let mut body = Dialect::Chat.text_request("some-model", "hi", false);
+    body["anvil"] = serde_json::json!({"intent": "review", "session": "s-1"});
+    let hinted = stack.post(Dialect::Chat, &body).await.unwrap();
+    assert_eq!(hinted.status, 200, "{}", hinted.text());
+    assert_eq!(hinted.header("x-anvil-tier").as_deref(), Some("an"));
+    assert_eq!(
+        hinted.header("x-anvil-work-class").as_deref(),
+        Some("review")
+    );
+    let upstream = stack.mock.requests().await.unwrap();
+    assert_eq!(upstream.len(), 1);
+    assert!(
+        upstream[0]["body"].get("anvil").is_none(),
+        "{}",
+        upstream[0]
+    );
+
+    let mut headers = Dialect::Chat.client_headers();
+    headers.push(("x-anvil-verify", "maybe"));
+    let bad = http::post_json(
+        &stack.url(Dialect::Chat.path()),
+        &Dialect::Chat.text_request("chat", "hi", false),
+        &headers,
+    )
+    .await
+    .unwrap();
+    assert_eq!(bad.status, 400, "{}", bad.text());
+    assert!(bad.text().contains("x-anvil-verify"), "{}", bad.text());
+}
