@@ -221,7 +221,7 @@ async fn shutdown_signal() {
 }
 
 fn check(path: &Path) -> ExitCode {
-    let shown = path.display();
+    let shown = path.display().to_string();
     let src = match std::fs::read_to_string(path) {
         Ok(s) => s,
         Err(e) => {
@@ -229,46 +229,16 @@ fn check(path: &Path) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    match anvil_config::parse(&src) {
-        Ok(cfg) => {
-            for w in &cfg.warnings {
-                eprintln!(
-                    "{shown}:{}:{}: {}: warning: {}",
-                    w.line, w.column, w.key, w.message
-                );
-            }
-            let r = &cfg.router;
-            let tiers: Vec<String> = r
-                .tiers
-                .iter()
-                .map(|t| format!("{} ({})", t.id, t.privacy))
-                .collect();
-            let presets: Vec<&str> = r.presets.iter().map(|p| p.name.as_str()).collect();
-            let metered: Vec<&str> = r.metered_cloud.iter().map(|w| w.as_str()).collect();
-            println!(
-                "{shown}: ok: {} tier(s): {}; {} preset(s): {}; metered cloud: {}",
-                tiers.len(),
-                tiers.join(", "),
-                presets.len(),
-                if presets.is_empty() {
-                    "-".to_owned()
-                } else {
-                    presets.join(", ")
-                },
-                if metered.is_empty() {
-                    "none".to_owned()
-                } else {
-                    metered.join(", ")
-                },
-            );
-            ExitCode::SUCCESS
-        }
-        Err(errors) => {
-            for e in &errors {
-                eprintln!("{shown}:{e}");
-            }
-            eprintln!("anvil-router check: {shown}: {} error(s)", errors.len());
-            ExitCode::from(EXIT_CONFIG)
-        }
+    let report = anvil_config::check("anvil-router check", &shown, &src);
+    for line in &report.stderr {
+        eprintln!("{line}");
+    }
+    for line in &report.stdout {
+        println!("{line}");
+    }
+    if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_CONFIG)
     }
 }

@@ -1768,5 +1768,73 @@ fn value_type_name(v: &Value) -> &'static str {
     }
 }
 
+/// What `anvil-router check` and `anvil-substrate config check` print for a config file's text (the
+/// same function behind both): on success one summary line for stdout; every warning and, on
+/// failure, every error as `FILE:LINE:COL: key: message` plus a count line for stderr.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckReport {
+    /// Whether the file is valid.
+    pub ok: bool,
+    /// Lines for standard output.
+    pub stdout: Vec<String>,
+    /// Lines for standard error.
+    pub stderr: Vec<String>,
+}
+
+/// Checks `src`, the text of the config file shown as `file`; `program` prefixes the count line.
+pub fn check(program: &str, file: &str, src: &str) -> CheckReport {
+    match parse(src) {
+        Ok(cfg) => {
+            let stderr = cfg
+                .warnings
+                .iter()
+                .map(|w| {
+                    format!(
+                        "{file}:{}:{}: {}: warning: {}",
+                        w.line, w.column, w.key, w.message
+                    )
+                })
+                .collect();
+            let r = &cfg.router;
+            let tiers: Vec<String> = r
+                .tiers
+                .iter()
+                .map(|t| format!("{} ({})", t.id, t.privacy))
+                .collect();
+            let presets: Vec<&str> = r.presets.iter().map(|p| p.name.as_str()).collect();
+            let metered: Vec<&str> = r.metered_cloud.iter().map(|w| w.as_str()).collect();
+            let or = |list: Vec<&str>, none: &str| {
+                if list.is_empty() {
+                    none.to_owned()
+                } else {
+                    list.join(", ")
+                }
+            };
+            let summary = format!(
+                "{file}: ok: {} tier(s): {}; {} preset(s): {}; metered cloud: {}",
+                tiers.len(),
+                tiers.join(", "),
+                presets.len(),
+                or(presets, "-"),
+                or(metered, "none"),
+            );
+            CheckReport {
+                ok: true,
+                stdout: vec![summary],
+                stderr,
+            }
+        }
+        Err(errors) => {
+            let mut stderr: Vec<String> = errors.iter().map(|e| format!("{file}:{e}")).collect();
+            stderr.push(format!("{program}: {file}: {} error(s)", errors.len()));
+            CheckReport {
+                ok: false,
+                stdout: Vec::new(),
+                stderr,
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;
