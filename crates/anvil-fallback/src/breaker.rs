@@ -354,6 +354,9 @@ impl Breakers {
 
     fn with<R>(&self, tier: &str, f: impl FnOnce(&mut CircuitBreaker) -> R) -> R {
         let mut reg = self.lock();
+        if let Some(breaker) = reg.breakers.get_mut(tier) {
+            return f(breaker);
+        }
         let Registry {
             overrides,
             breakers,
