@@ -358,6 +358,20 @@ fn routed_headers(
     set_header(headers, ATTEMPTS, attempts);
 }
 
+/// Feeds an attempt's outcome (its stable kind) to the tier's circuit breaker; outcomes that say
+/// nothing about the tier's health (a 4xx, a skip) are not counted.
+fn record_outcome(state: &AppState, tier: &str, kind: &str) {
+    if let Some(outcome) = kind
+        .parse::<anvil_fallback::AttemptOutcome>()
+        .ok()
+        .and_then(|o| o.breaker_outcome())
+    {
+        state
+            .breakers
+            .record(tier, std::time::Instant::now(), outcome);
+    }
+}
+
 /// The exhaustion error: no tier survived the policy's filters.
 fn exhausted(state: &AppState, routing: &Routing) -> ApiError {
     let reasons: Vec<String> = routing
@@ -426,6 +440,7 @@ async fn generate_inner(
         model,
         hints,
         &canonical,
+        &state.breakers.open_tiers(std::time::Instant::now()),
     );
     let stream = json.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let draft = Draft::new(&state, &request_id, &routing, &canonical);
@@ -444,8 +459,23 @@ async fn generate_inner(
         .collect();
     let mut permit = Some(permit);
     for (n, (upstream, decision)) in candidates.iter().enumerate() {
+        // The plan skipped tiers whose breaker was open; one may have opened since.
+        if !state
+            .breakers
+            .allow(upstream.tier_id(), std::time::Instant::now())
+            .is_admitted()
+        {
+            attempts.push(format!("{}:breaker-open", upstream.tier_id()));
+            continue;
+        }
         let body = upstream_body(inbound, &canonical, &json, upstream)?;
-        match upstream.send(body, &headers).await {
+        let sent = upstream.send(body, &headers).await;
+        record_outcome(
+            &state,
+            upstream.tier_id(),
+            sent.as_ref().map_or_else(UpstreamError::kind, |_| "ok"),
+        );
+        match sent {
             Ok(response) => {
                 attempts.push(format!("{}:ok", upstream.tier_id()));
                 let log = Log {
@@ -788,6 +818,7 @@ async fn run_pump(
                     .next()
                     .unwrap_or("stream-failed")
                     .to_owned();
+                record_outcome(&log.draft.state, &log.tier, &kind);
                 let event = pump.fail(
                     &kind,
                     "the upstream stream failed before the answer was complete",
@@ -839,6 +870,7 @@ pub async fn count_tokens(ctx: Ctx, bytes: Bytes) -> Response<Body> {
         model,
         hints,
         &canonical,
+        &ctx.state.breakers.open_tiers(std::time::Instant::now()),
     );
     let counting = routing
         .plan
@@ -892,6 +924,7 @@ fn decide_inner(ctx: &Ctx, bytes: &[u8]) -> Result<Value, ApiError> {
         model,
         hints,
         &canonical,
+        &ctx.state.breakers.open_tiers(std::time::Instant::now()),
     );
     let plan = &routing.plan;
     let Some(first) = plan.candidates.first() else {

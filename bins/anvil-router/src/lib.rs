@@ -37,6 +37,8 @@ pub struct AppState {
     bound: Vec<bool>,
     /// The quality profile the policy reads: swapped whole by a background refresher, never awaited.
     profile: SharedProfile,
+    /// Per-tier circuit breakers: a tier that keeps failing is skipped until it half-opens.
+    breakers: anvil_fallback::Breakers,
     /// Where decision records go (a bounded channel to a writer task); `None` keeps none.
     decisions: Option<anvil_profile_store::DecisionLog>,
     permits: Arc<Semaphore>,
@@ -90,6 +92,7 @@ impl AppState {
                 bound,
                 profile: SharedProfile::default(),
                 decisions: None,
+                breakers: anvil_fallback::Breakers::new(anvil_fallback::BreakerConfig::default()),
                 permits,
                 requests: AtomicU64::new(0),
                 id_prefix,

@@ -124,6 +124,7 @@ pub fn route(
     model: &str,
     hints: Hints,
     request: &canonical::Request,
+    open_breakers: &[String],
 ) -> Routing {
     let intent = resolve_intent(config, model, &hints);
     let classification = classify(request);
@@ -136,7 +137,7 @@ pub fn route(
         confidence: classification.confidence,
         needs,
         profile,
-        open_breakers: &[],
+        open_breakers,
         resident: None,
         bound,
     });

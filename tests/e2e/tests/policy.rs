@@ -142,3 +142,34 @@ async fn body_and_header_hints_route_and_are_validated() {
     assert_eq!(bad.status, 400, "{}", bad.text());
     assert!(bad.text().contains("x-anvil-verify"), "{}", bad.text());
 }
+
+/// Issue 5 groundwork: a tier that keeps failing is skipped by later requests (its circuit breaker
+/// opens after five consecutive failures) instead of being called again.
+#[tokio::test]
+async fn tiers_that_keep_failing_are_skipped_by_later_requests() {
+    let mock = Mock::start().unwrap();
+    let dir = TempDir::new("anvil-e2e-breakers").unwrap();
+    let config = dir.path().join("router.toml");
+    let text = anvil_e2e::config::router_config(mock.url(), &Knobs::default())
+        .replace("chat = [\"oa\"]", "chat = [\"oa\", \"an\"]");
+    std::fs::write(&config, text).unwrap();
+    let router = Router::start(&config, &Knobs::default()).unwrap();
+    for _ in 0..5 {
+        let failing = ask(&router, "chat", "MOCK:status=500").await;
+        assert_eq!(failing.status, 500, "{}", failing.text());
+        assert_eq!(
+            failing.header("x-anvil-attempts").as_deref(),
+            Some("oa:upstream-5xx,an:upstream-5xx")
+        );
+    }
+    let calls = mock.requests().await.unwrap().len();
+    assert_eq!(calls, 10);
+    let skipped = ask(&router, "chat", "hi").await;
+    assert_eq!(skipped.status, 503, "{}", skipped.text());
+    assert!(skipped.text().contains("breaker"), "{}", skipped.text());
+    assert_eq!(
+        mock.requests().await.unwrap().len(),
+        calls,
+        "a tier with an open breaker was called"
+    );
+}
