@@ -1,0 +1,134 @@
+//! `cargo bench -p anvil-verify`: the time of one `verify` call (every check on) over a 64 KB
+//! answer with tool calls (Edits against files the conversation read, a Write, prose and fenced
+//! Rust/Python/JSON blocks), answering a mid-session Claude Code request; p50 / p99 / max.
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::print_stdout)] // a benchmark binary
+
+use std::hint::black_box;
+use std::path::Path;
+use std::time::Instant;
+
+use anvil_dialects::canonical::{LossyNotes, Part, Response, StopReason, Usage};
+use anvil_dialects::translate::AnyRequest;
+use anvil_dialects::Dialect;
+use anvil_verify::{verify, Checks};
+use serde_json::{json, Value};
+
+fn capture(name: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/clients")
+        .join(name);
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    v["body_json"].clone()
+}
+
+fn source(i: usize) -> String {
+    (0..150)
+        .map(|l| format!("    let value_{l} = settings.load_{i}_{l}(&path)?; // line {l}\n"))
+        .collect()
+}
+
+fn numbered(s: &str) -> String {
+    s.lines()
+        .enumerate()
+        .map(|(n, l)| format!("{:>6}→{l}\n", n + 1))
+        .collect()
+}
+
+fn main() {
+    let mut body = capture("claude-code-2.1.197_tool-loop_2-with-tool-result.json");
+    let messages = body["messages"].as_array_mut().unwrap();
+    for i in 0..8 {
+        let path = format!("/home/dev/project/src/module_{i}.rs");
+        messages.push(json!({"role": "assistant", "content": [
+            {"type": "tool_use", "id": format!("toolu_r{i}"), "name": "Read", "input": {"file_path": path}}
+        ]}));
+        messages.push(json!({"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": format!("toolu_r{i}"), "content": numbered(&source(i))}
+        ]}));
+    }
+    let bytes = serde_json::to_vec(&body).unwrap();
+    let request = AnyRequest::parse(Dialect::Anthropic, &bytes)
+        .unwrap()
+        .to_canonical(&mut LossyNotes::default());
+
+    let mut text = String::new();
+    let mut k = 0;
+    while text.len() < 24 * 1024 {
+        text.push_str(&format!(
+            "Step {k}: the loader in module {k} reads the settings twice; the change below keeps one read and passes the value on.\n\n```rust\nfn load_{k}(path: &Path) -> Result<Settings, Error> {{\n    let raw = std::fs::read_to_string(path)?;\n    let settings: Settings = toml::from_str(&raw)?;\n    Ok(settings)\n}}\n```\n\n```python\ndef load_{k}(path):\n    with open(path) as f:\n        return tomllib.loads(f.read())\n```\n\n```json\n{{\"step\": {k}, \"files\": [\"src/module_{k}.rs\"], \"ok\": true}}\n```\n\n"
+        ));
+        k += 1;
+    }
+    let mut content = vec![Part::Text {
+        text,
+        cache_control: None,
+    }];
+    for i in 0..8 {
+        let args = json!({
+            "file_path": format!("/home/dev/project/src/module_{i}.rs"),
+            "old_string": format!("    let value_7 = settings.load_{i}_7(&path)?; // line 7"),
+            "new_string": format!("    let value_7 = settings.load_{i}_7(&path).context(\"load\")?; // line 7"),
+        });
+        content.push(Part::ToolUse {
+            id: format!("toolu_e{i}"),
+            name: "Edit".into(),
+            arguments: args.to_string(),
+            cache_control: None,
+        });
+    }
+    let written: String = (0..5).map(source).collect();
+    content.push(Part::ToolUse {
+        id: "toolu_w".into(),
+        name: "Write".into(),
+        arguments: json!({"file_path": "/home/dev/project/src/all.rs", "content": written})
+            .to_string(),
+        cache_control: None,
+    });
+    let answer = Response {
+        id: "msg_bench".into(),
+        model: "local".into(),
+        content,
+        stop_reason: Some(StopReason::ToolUse),
+        stop_sequence: None,
+        usage: Usage {
+            input_tokens: 30_000,
+            output_tokens: 16_000,
+            ..Usage::default()
+        },
+    };
+    let size: usize = answer
+        .content
+        .iter()
+        .map(|p| match p {
+            Part::Text { text, .. } => text.len(),
+            Part::ToolUse { arguments, .. } => arguments.len(),
+            _ => 0,
+        })
+        .sum();
+    let checks = Checks::default();
+    let v = verify(&request, &answer, &checks);
+    assert!(v.passed, "{:?}", v.failures);
+    for _ in 0..200 {
+        black_box(verify(black_box(&request), black_box(&answer), &checks));
+    }
+    let mut times: Vec<u128> = (0..3_000)
+        .map(|_| {
+            let t = Instant::now();
+            black_box(verify(black_box(&request), black_box(&answer), &checks));
+            t.elapsed().as_nanos()
+        })
+        .collect();
+    times.sort_unstable();
+    let pct =
+        |p: f64| times[((times.len() as f64 * p) as usize).min(times.len() - 1)] as f64 / 1000.0;
+    println!(
+        "verify: {} KB answer, {} tool calls, {} KB request -> passed; p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs",
+        size / 1024,
+        answer.content.len() - 1,
+        bytes.len() / 1024,
+        pct(0.50),
+        pct(0.99),
+        pct(1.0),
+    );
+}
