@@ -106,16 +106,83 @@ fn main() {
             _ => 0,
         })
         .sum();
-    let checks = Checks::default();
-    let v = verify(&request, &answer, &checks);
+    let v = verify(&request, &answer, &Checks::default());
     assert!(v.passed, "{:?}", v.failures);
+    let all = Checks::default();
+    let off = Checks {
+        empty: false,
+        truncated: false,
+        thinking_starved: false,
+        unknown_tool: false,
+        tool_args_json: false,
+        tool_args_schema: false,
+        tool_call_as_text: false,
+        edit_applies: false,
+        code_parses: false,
+        degenerate_repetition: false,
+        refusal: false,
+        logprob_floor: None,
+    };
+    measure("all checks", &request, &answer, &all, size, bytes.len());
+    let only: [(&str, Checks); 5] = [
+        (
+            "tool calls + schemas only",
+            Checks {
+                unknown_tool: true,
+                tool_args_json: true,
+                tool_args_schema: true,
+                ..off.clone()
+            },
+        ),
+        (
+            "edits only",
+            Checks {
+                edit_applies: true,
+                ..off.clone()
+            },
+        ),
+        (
+            "code blocks only",
+            Checks {
+                code_parses: true,
+                ..off.clone()
+            },
+        ),
+        (
+            "repetition only",
+            Checks {
+                degenerate_repetition: true,
+                ..off.clone()
+            },
+        ),
+        (
+            "tool call as text only",
+            Checks {
+                tool_call_as_text: true,
+                ..off.clone()
+            },
+        ),
+    ];
+    for (name, checks) in &only {
+        measure(name, &request, &answer, checks, size, bytes.len());
+    }
+}
+
+fn measure(
+    name: &str,
+    request: &anvil_dialects::canonical::Request,
+    answer: &Response,
+    checks: &Checks,
+    size: usize,
+    request_len: usize,
+) {
     for _ in 0..200 {
-        black_box(verify(black_box(&request), black_box(&answer), &checks));
+        black_box(verify(black_box(request), black_box(answer), checks));
     }
     let mut times: Vec<u128> = (0..3_000)
         .map(|_| {
             let t = Instant::now();
-            black_box(verify(black_box(&request), black_box(&answer), &checks));
+            black_box(verify(black_box(request), black_box(answer), checks));
             t.elapsed().as_nanos()
         })
         .collect();
@@ -123,10 +190,10 @@ fn main() {
     let pct =
         |p: f64| times[((times.len() as f64 * p) as usize).min(times.len() - 1)] as f64 / 1000.0;
     println!(
-        "verify: {} KB answer, {} tool calls, {} KB request -> passed; p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs",
+        "{name}: {} KB answer, {} tool calls, {} KB request; p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs",
         size / 1024,
         answer.content.len() - 1,
-        bytes.len() / 1024,
+        request_len / 1024,
         pct(0.50),
         pct(0.99),
         pct(1.0),

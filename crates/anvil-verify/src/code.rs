@@ -78,12 +78,13 @@ pub(crate) fn check_fenced(text: &str) -> Option<String> {
     if !text.contains("```") && !text.contains("~~~") {
         return None;
     }
+    let mut parsers = Parsers::default();
     for (i, fence) in fences(text).iter().enumerate() {
         // Aider SEARCH/REPLACE blocks and elided snippets are not whole programs.
         if fence.body.contains("<<<<<<< SEARCH") || fence.body.trim().is_empty() {
             continue;
         }
-        if let Some(reason) = parse_error(fence.lang, fence.body) {
+        if let Some(reason) = parsers.parse_error(fence.lang, fence.body) {
             return Some(format!(
                 "code block {} ({}) does not parse: {reason}",
                 i + 1,
@@ -94,12 +95,42 @@ pub(crate) fn check_fenced(text: &str) -> Option<String> {
     None
 }
 
+/// One tree-sitter parser per language, made on first use and reused for every block.
+#[derive(Default)]
+struct Parsers {
+    made: Vec<(&'static str, Parser)>,
+}
+
+impl Parsers {
+    fn get(&mut self, language: &Language, name: &'static str) -> Option<&mut Parser> {
+        let at = match self.made.iter().position(|(n, _)| *n == name) {
+            Some(at) => at,
+            None => {
+                let mut parser = Parser::new();
+                parser.set_language(language).ok()?;
+                self.made.push((name, parser));
+                self.made.len() - 1
+            }
+        };
+        self.made.get_mut(at).map(|(_, p)| p)
+    }
+
+    /// Why `body` does not parse as `tag`, or `None` (it parses, or the language is not checked).
+    fn parse_error(&mut self, tag: &str, body: &str) -> Option<String> {
+        parse_error_with(self, tag, body)
+    }
+}
+
 /// Why `body` does not parse as `tag`, or `None` (it parses, or the language is not checked).
-pub(crate) fn parse_error(tag: &str, body: &str) -> Option<String> {
+#[cfg(test)]
+fn parse_error(tag: &str, body: &str) -> Option<String> {
+    Parsers::default().parse_error(tag, body)
+}
+
+fn parse_error_with(parsers: &mut Parsers, tag: &str, body: &str) -> Option<String> {
     match lang_of(tag)? {
         Lang::Tree(language, name) => {
-            let mut parser = Parser::new();
-            parser.set_language(&language).ok()?;
+            let parser = parsers.get(&language, name)?;
             let tree = parser.parse(body, None)?;
             let root = tree.root_node();
             if !root.has_error() {
