@@ -2,6 +2,8 @@
 //! realistic good answers (none may be rejected), asked by requests built from the captured Claude
 //! Code, Codex and aider requests in tests/fixtures/clients.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+
 use std::path::Path;
 
 use anvil_dialects::canonical::{LossyNotes, Part, Request, Response, StopReason, Usage};
