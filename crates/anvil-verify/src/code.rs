@@ -79,9 +79,41 @@ pub(crate) fn check_fenced(text: &str) -> Option<String> {
         return None;
     }
     let mut parsers = Parsers::default();
-    for (i, fence) in fences(text).iter().enumerate() {
-        // Aider SEARCH/REPLACE blocks and elided snippets are not whole programs.
-        if fence.body.contains("<<<<<<< SEARCH") || fence.body.trim().is_empty() {
+    // Aider SEARCH/REPLACE blocks and empty blocks are not programs.
+    let blocks: Vec<(usize, Fence<'_>, &'static str)> = fences(text)
+        .into_iter()
+        .enumerate()
+        .filter(|(_, f)| !f.body.contains("<<<<<<< SEARCH") && !f.body.trim().is_empty())
+        .filter_map(|(i, f)| {
+            let name = match lang_of(f.lang)? {
+                Lang::Tree(_, name) => name,
+                Lang::Toml => "toml",
+                Lang::Yaml => "yaml",
+            };
+            Some((i, f, name))
+        })
+        .collect();
+    // The blocks of one language are parsed as one document first (one parse instead of many);
+    // only when that fails is each block parsed alone, to name the broken one.
+    let mut batch_ok: Vec<&'static str> = Vec::new();
+    for name in ["python", "rust", "javascript", "typescript", "tsx"] {
+        let same: Vec<&str> = blocks
+            .iter()
+            .filter(|(_, _, n)| *n == name)
+            .map(|(_, f, _)| f.body)
+            .collect();
+        if same.len() > 1 && parsers.parse_error(name, &same.join("\n\n")).is_none() {
+            batch_ok.push(name);
+        }
+    }
+    for (i, fence, name) in &blocks {
+        if batch_ok.contains(name) {
+            continue;
+        }
+        // Plain JSON goes through serde_json; tree-sitter still judges JSON with comments.
+        if *name == "json"
+            && serde_json::from_str::<&serde_json::value::RawValue>(fence.body).is_ok()
+        {
             continue;
         }
         if let Some(reason) = parsers.parse_error(fence.lang, fence.body) {
