@@ -1,6 +1,8 @@
 //! `cargo bench -p anvil-verify`: the time of one `verify` call (every check on) over a 64 KB
 //! answer with tool calls (Edits against files the conversation read, a Write, prose and fenced
-//! Rust/Python/JSON blocks), answering a mid-session Claude Code request; p50 / p99 / max.
+//! Rust/Python/JSON blocks), answering a mid-session Claude Code request; p50 / p99 / max. Two
+//! shapes: 24 KB of text full of fenced code (tree-sitter parsing dominates) and a tool-heavy turn
+//! (2 KB of text, the rest in Edit/Write arguments), each with a per-check breakdown.
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::print_stdout)] // a benchmark binary
 
@@ -52,9 +54,22 @@ fn main() {
         .unwrap()
         .to_canonical(&mut LossyNotes::default());
 
+    let code_heavy = build_answer(24 * 1024, 5);
+    let tool_heavy = build_answer(2 * 1024, 7);
+    for (label, answer) in [
+        ("code-heavy text", &code_heavy),
+        ("tool-heavy", &tool_heavy),
+    ] {
+        run(label, &request, answer, bytes.len());
+    }
+}
+
+/// An answer of `text_bytes` of prose with fenced Rust/Python/JSON blocks, eight Edits and a
+/// Write of `written_files` files.
+fn build_answer(text_bytes: usize, written_files: usize) -> Response {
     let mut text = String::new();
     let mut k = 0;
-    while text.len() < 24 * 1024 {
+    while text.len() < text_bytes {
         text.push_str(&format!(
             "Step {k}: the loader in module {k} reads the settings twice; the change below keeps one read and passes the value on.\n\n```rust\nfn load_{k}(path: &Path) -> Result<Settings, Error> {{\n    let raw = std::fs::read_to_string(path)?;\n    let settings: Settings = toml::from_str(&raw)?;\n    Ok(settings)\n}}\n```\n\n```python\ndef load_{k}(path):\n    with open(path) as f:\n        return tomllib.loads(f.read())\n```\n\n```json\n{{\"step\": {k}, \"files\": [\"src/module_{k}.rs\"], \"ok\": true}}\n```\n\n"
         ));
@@ -77,7 +92,7 @@ fn main() {
             cache_control: None,
         });
     }
-    let written: String = (0..5).map(source).collect();
+    let written: String = (0..written_files).map(source).collect();
     content.push(Part::ToolUse {
         id: "toolu_w".into(),
         name: "Write".into(),
@@ -85,7 +100,7 @@ fn main() {
             .to_string(),
         cache_control: None,
     });
-    let answer = Response {
+    Response {
         id: "msg_bench".into(),
         model: "local".into(),
         content,
@@ -96,7 +111,15 @@ fn main() {
             output_tokens: 16_000,
             ..Usage::default()
         },
-    };
+    }
+}
+
+fn run(
+    label: &str,
+    request: &anvil_dialects::canonical::Request,
+    answer: &Response,
+    request_len: usize,
+) {
     let size: usize = answer
         .content
         .iter()
@@ -106,7 +129,7 @@ fn main() {
             _ => 0,
         })
         .sum();
-    let v = verify(&request, &answer, &Checks::default());
+    let v = verify(request, answer, &Checks::default());
     assert!(v.passed, "{:?}", v.failures);
     let all = Checks::default();
     let off = Checks {
@@ -123,10 +146,11 @@ fn main() {
         refusal: false,
         logprob_floor: None,
     };
-    measure("all checks", &request, &answer, &all, size, bytes.len());
+    println!("{label}:");
+    measure("  all checks", request, answer, &all, size, request_len);
     let only: [(&str, Checks); 5] = [
         (
-            "tool calls + schemas only",
+            "  tool calls + schemas only",
             Checks {
                 unknown_tool: true,
                 tool_args_json: true,
@@ -135,28 +159,28 @@ fn main() {
             },
         ),
         (
-            "edits only",
+            "  edits only",
             Checks {
                 edit_applies: true,
                 ..off.clone()
             },
         ),
         (
-            "code blocks only",
+            "  code blocks only",
             Checks {
                 code_parses: true,
                 ..off.clone()
             },
         ),
         (
-            "repetition only",
+            "  repetition only",
             Checks {
                 degenerate_repetition: true,
                 ..off.clone()
             },
         ),
         (
-            "tool call as text only",
+            "  tool call as text only",
             Checks {
                 tool_call_as_text: true,
                 ..off.clone()
@@ -164,7 +188,7 @@ fn main() {
         ),
     ];
     for (name, checks) in &only {
-        measure(name, &request, &answer, checks, size, bytes.len());
+        measure(name, request, answer, checks, size, request_len);
     }
 }
 
