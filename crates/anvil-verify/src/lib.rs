@@ -360,6 +360,14 @@ fn check_tool_calls(
             }
             continue;
         }
+        // A native or free-form tool (Codex's custom `apply_patch`) takes text, not JSON arguments.
+        let is_function = request
+            .tools
+            .iter()
+            .any(|t| matches!(t, Tool::Function(f) if f.name == call.name));
+        if !is_function {
+            continue;
+        }
         let raw = if call.arguments.trim().is_empty() {
             "{}"
         } else {
@@ -450,6 +458,64 @@ mod tests {
             if let Some(f) = f {
                 assert_eq!(f.check, CheckKind::LowLogprob);
             }
+        }
+    }
+
+    #[test]
+    fn free_form_tools_take_text() {
+        use anvil_dialects::canonical::FunctionTool;
+        use anvil_dialects::Dialect;
+        let request = Request {
+            tools: vec![
+                Tool::Native {
+                    dialect: Dialect::Responses,
+                    raw: serde_json::json!({"type": "custom", "name": "apply_patch"}),
+                },
+                Tool::Function(FunctionTool {
+                    name: "exec_command".into(),
+                    description: None,
+                    parameters: serde_json::json!({"type": "object"}),
+                    strict: None,
+                    cache_control: None,
+                }),
+            ],
+            ..request_default()
+        };
+        let call = |name: &str, args: &str| Response {
+            content: vec![Part::ToolUse {
+                id: "call_1".into(),
+                name: name.into(),
+                arguments: args.into(),
+                cache_control: None,
+            }],
+            stop_reason: Some(StopReason::ToolUse),
+            ..Response::default()
+        };
+        let patch = "*** Begin Patch\n*** Add File: a.txt\n+hi\n*** End Patch";
+        let v = verify(&request, &call("apply_patch", patch), &Checks::default());
+        assert!(v.passed, "{:?}", v.failures);
+        let v = verify(&request, &call("exec_command", patch), &Checks::default());
+        assert!(v.failed(CheckKind::ToolArgsJson), "{:?}", v.failures);
+    }
+
+    fn request_default() -> Request {
+        Request {
+            model: "m".into(),
+            system: vec![],
+            messages: vec![],
+            tools: vec![],
+            tool_choice: None,
+            parallel_tool_calls: None,
+            max_tokens: None,
+            temperature: None,
+            top_p: None,
+            top_k: None,
+            stop: vec![],
+            stream: false,
+            thinking: None,
+            reasoning_effort: None,
+            response_format: None,
+            user: None,
         }
     }
 
