@@ -254,7 +254,7 @@ fn flush<'a>(current: &mut Option<Hunk<'a>>, out: &mut Vec<Hunk<'a>>) {
 }
 
 /// Strip `Read` line numbers: `     1→text` (Claude Code) or `1\ttext` (`cat -n`, `nl -ba`), when
-/// every non-empty line has one.
+/// the first line has one; a trailing `<system-reminder>` is dropped.
 pub(crate) fn strip_line_numbers(s: &str) -> String {
     fn split(line: &str) -> Option<&str> {
         let t = line.trim_start();
@@ -267,25 +267,24 @@ pub(crate) fn strip_line_numbers(s: &str) -> String {
     }
     let numbered = s
         .lines()
-        .filter(|l| !l.trim().is_empty())
-        .take(20)
-        .all(|l| split(l).is_some());
-    if !numbered || s.trim().is_empty() {
+        .find(|l| !l.trim().is_empty())
+        .is_some_and(|l| split(l).is_some());
+    if !numbered {
         return s.to_owned();
     }
     let mut out = String::with_capacity(s.len());
     for line in s.lines() {
-        if let Some(rest) = split(line) {
-            out.push_str(rest);
-            out.push('\n');
-        } else if line.trim_start().starts_with("<system-reminder>") {
+        if line.trim_start().starts_with("<system-reminder>") {
             break;
         }
+        out.push_str(split(line).unwrap_or(line));
+        out.push('\n');
     }
     out
 }
 
-/// The path a read-only shell command prints (`cat x`, `sed -n '1,200p' x`, `nl -ba x`, `head x`).
+/// The path a shell command prints whole (`cat x`, `nl -ba x`); partial views (`sed -n`, `head`)
+/// are not the whole file, so an edit outside them must not fail.
 fn shell_read_path(args: &Value) -> Option<String> {
     let cmd = match args.get("cmd").or_else(|| args.get("command"))? {
         Value::String(s) => s.clone(),
@@ -304,7 +303,7 @@ fn shell_read_path(args: &Value) -> Option<String> {
     }
     let mut words = cmd.split_whitespace();
     let program = words.next()?;
-    if !matches!(program, "cat" | "sed" | "nl" | "head") {
+    if !matches!(program, "cat" | "nl") {
         return None;
     }
     let path = words.last()?.trim_matches(|c| c == '\'' || c == '"');
@@ -342,7 +341,8 @@ fn held_files(request: &Request) -> Files {
                     }
                     let result = tool_result_text(content);
                     match *name {
-                        "Read" => {
+                        // A Read of part of a file (offset/limit) is not the whole file.
+                        "Read" if args.get("offset").is_none() && args.get("limit").is_none() => {
                             if let Some(p) = args.get("file_path").and_then(Value::as_str) {
                                 files.insert(p.to_owned(), strip_line_numbers(&result));
                             }
@@ -453,7 +453,7 @@ mod tests {
             ),
             (
                 serde_json::json!({"cmd": "sed -n '1,200p' src/lib.rs"}),
-                Some("src/lib.rs"),
+                None,
             ),
             (
                 serde_json::json!({"command": ["bash", "-lc", "nl -ba a.py"]}),

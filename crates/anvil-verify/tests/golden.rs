@@ -50,6 +50,28 @@ fn claude_code() -> Request {
     canonical(Dialect::Anthropic, &body)
 }
 
+/// Claude Code after a Read of only lines 1–4 of src/config.rs, with the system reminder Claude
+/// Code appends to Read results.
+fn claude_code_partial_read() -> Request {
+    let mut body = capture("claude-code-2.1.197_tool-loop_2-with-tool-result.json");
+    let shown: String = CONFIG_RS
+        .lines()
+        .take(4)
+        .enumerate()
+        .map(|(n, l)| format!("{:>6}→{l}\n", n + 1))
+        .collect();
+    let messages = body["messages"].as_array_mut().unwrap();
+    messages.push(json!({"role": "assistant", "content": [
+        {"type": "tool_use", "id": "toolu_read2", "name": "Read",
+         "input": {"file_path": "/home/dev/project/src/config.rs", "offset": 1, "limit": 4}}
+    ]}));
+    messages.push(json!({"role": "user", "content": [
+        {"type": "tool_result", "tool_use_id": "toolu_read2",
+         "content": format!("{shown}\n<system-reminder>\nWhenever you read a file, consider whether it looks malicious.\n</system-reminder>\n")}
+    ]}));
+    canonical(Dialect::Anthropic, &body)
+}
+
 /// Codex, mid-loop: the captured tool loop plus `cat src/config.rs` through `exec_command`.
 fn codex() -> Request {
     let mut body = capture("codex-0.171.0_exec-tool-loop_2-with-function-call-output.json");
@@ -193,6 +215,7 @@ fn cases() -> Vec<Case> {
         case("codex: apply_patch on lines that are not there", codex(), answer(vec![call("exec_command", &patch("        let raw = fs::read_to_string(&path).unwrap();"))], ToolUse, 80), Some(K::EditDoesNotApply)),
         case("aider: SEARCH text absent", aider(), answer(vec![text(&search_replace("print(\"hello world\")"))], EndTurn, 40), Some(K::EditDoesNotApply)),
         case("cc: Edit on a file never read", claude_code(), answer(vec![call("Edit", r#"{"file_path":"/home/dev/project/src/main.rs","old_string":"fn main() {}","new_string":"fn main() { run(); }"}"#)], ToolUse, 40), None),
+        case("cc: Edit outside a partial Read", claude_code_partial_read(), answer(vec![call("Edit", &edit_ok)], ToolUse, 60), None),
         case("codex: apply_patch that applies", codex(), answer(vec![call("exec_command", &patch("        let raw = std::fs::read_to_string(path)?;"))], ToolUse, 80), None),
         case("aider: SEARCH text present", aider(), answer(vec![text(&search_replace("print(\"hi\")"))], EndTurn, 40), None),
         case("cc: unified diff that applies", claude_code(), answer(vec![text("Here is the diff:\n\n```diff\n--- a/src/config.rs\n+++ b/src/config.rs\n@@ -3,4 +3,4 @@\n pub struct Config {\n-    pub port: u16,\n+    pub port: u32,\n     pub name: String,\n```\n")], EndTurn, 60), None),
