@@ -81,6 +81,7 @@ impl AppState {
             anyhow::bail!("no serviceable tiers: {}", reasons.join("; "));
         }
         let bound = upstreams.iter().map(Option::is_some).collect();
+        let breaker_config = breaker_config(&config.breakers);
         let permits = Arc::new(Semaphore::new(config.limits.max_concurrency as usize));
         let id_prefix = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -92,7 +93,7 @@ impl AppState {
                 bound,
                 profile: SharedProfile::default(),
                 decisions: None,
-                breakers: anvil_fallback::Breakers::new(anvil_fallback::BreakerConfig::default()),
+                breakers: anvil_fallback::Breakers::new(breaker_config),
                 permits,
                 requests: AtomicU64::new(0),
                 id_prefix,
@@ -131,6 +132,24 @@ fn dialect_name(tier: &anvil_config::Tier) -> &'static str {
 }
 
 pub use anvil_profile_store::SharedSnapshot as SharedProfile;
+
+/// The breaker settings from `[router.breakers]`; disabled breakers never open.
+fn breaker_config(config: &anvil_config::Breakers) -> anvil_fallback::BreakerConfig {
+    let defaults = anvil_fallback::BreakerConfig::default();
+    if config.enabled {
+        anvil_fallback::BreakerConfig {
+            consecutive_failures: config.consecutive_failures,
+            cool_down: config.cooldown,
+            ..defaults
+        }
+    } else {
+        anvil_fallback::BreakerConfig {
+            consecutive_failures: u32::MAX,
+            min_samples: usize::MAX,
+            ..defaults
+        }
+    }
+}
 
 /// Serves until `shutdown` resolves, then drains: no new connections, in-flight requests and streams
 /// get up to `limits.shutdown_grace` to finish. `on_listening` receives the bound address.

@@ -26,6 +26,7 @@
 //! | `router.timeouts.{connect_s, first_byte_s, idle_s, total_s}` | seconds > 0 | 10, 300, 120, 1800 |
 //! | `router.limits.{max_body_bytes, max_concurrency}` | integer > 0 | 32 MiB, 64 |
 //! | `router.limits.shutdown_grace_s` | seconds ≥ 0 | 30 |
+//! | `router.breakers.{enabled, consecutive_failures, cooldown_s}` | bool; integer > 0; seconds > 0 | true, 5, 30 |
 //! | `[[router.tiers]]` `id`, `base_url`, `dialect`, `context_limit`, `privacy`, `tool_support` | see [`Tier`] | required |
 //! | `[[router.tiers]]` `model`, `vision`, `auth_env`, `cost_input_per_mtok`, `cost_output_per_mtok` | see [`Tier`] | optional (`auth_env` required for cloud) |
 //! | `router.presets.<name>` | non-empty array of declared tier ids | none |
@@ -124,6 +125,8 @@ pub struct RouterConfig {
     pub timeouts: Timeouts,
     /// Resource limits (`[router.limits]`).
     pub limits: Limits,
+    /// Per-tier circuit breakers (`[router.breakers]`).
+    pub breakers: Breakers,
     /// The tiers (`[[router.tiers]]`), in file order; at least one, ids unique.
     pub tiers: Vec<Tier>,
     /// The presets (`[router.presets]`), in file order.
@@ -238,6 +241,28 @@ impl Tier {
     /// Whether this is a metered cloud tier.
     pub fn is_cloud(&self) -> bool {
         self.privacy == Privacy::Cloud
+    }
+}
+
+/// Per-tier circuit breakers (`[router.breakers]`): a tier that fails `consecutive_failures` times
+/// in a row (or at a high rate) is skipped for `cooldown`, then probed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Breakers {
+    /// Whether breakers open at all (`enabled`); default true.
+    pub enabled: bool,
+    /// Consecutive failures that open a tier's breaker (`consecutive_failures`); default 5.
+    pub consecutive_failures: u32,
+    /// How long an open breaker waits before a probe (`cooldown_s`); default 30 s.
+    pub cooldown: Duration,
+}
+
+impl Default for Breakers {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            consecutive_failures: 5,
+            cooldown: Duration::from_secs(30),
+        }
     }
 }
 
@@ -485,12 +510,14 @@ const ROUTER_KEYS: &[&str] = &[
     "decision_log_prompts",
     "timeouts",
     "limits",
+    "breakers",
     "tiers",
     "presets",
 ];
 const LISTEN_KEYS: &[&str] = &["host", "port"];
 const TIMEOUT_KEYS: &[&str] = &["connect_s", "first_byte_s", "idle_s", "total_s"];
 const LIMIT_KEYS: &[&str] = &["max_body_bytes", "max_concurrency", "shutdown_grace_s"];
+const BREAKER_KEYS: &[&str] = &["enabled", "consecutive_failures", "cooldown_s"];
 const TIER_KEYS: &[&str] = &[
     "id",
     "base_url",
@@ -688,6 +715,9 @@ fn router(cx: &mut Cx<'_>, t: &dyn TableLike, span: Option<Range<usize>>) -> Opt
     let limits = cx
         .sub_table(t, &path, "limits")
         .map_or_else(Limits::default, |(st, p)| limits(cx, st, &p));
+    let breakers = cx
+        .sub_table(t, &path, "breakers")
+        .map_or_else(Breakers::default, |(st, p)| breakers(cx, st, &p));
 
     let tiers = tiers(cx, t, &path, span);
     let presets = presets(cx, t, &path, &tiers);
@@ -738,6 +768,7 @@ fn router(cx: &mut Cx<'_>, t: &dyn TableLike, span: Option<Range<usize>>) -> Opt
         decision_log_prompts,
         timeouts,
         limits,
+        breakers,
         tiers: tiers.into_iter().map(|(t, _)| t).collect(),
         presets,
     })
@@ -848,6 +879,35 @@ fn limits(cx: &mut Cx<'_>, t: &dyn TableLike, path: &Path) -> Limits {
                 n.span,
                 path.key("shutdown_grace_s"),
                 format!("must be a number of seconds ≥ 0, found {}", n.value),
+            ),
+        }
+    }
+    out
+}
+
+fn breakers(cx: &mut Cx<'_>, t: &dyn TableLike, path: &Path) -> Breakers {
+    cx.unknown_keys(t, path, BREAKER_KEYS);
+    let mut out = Breakers::default();
+    if let Some(b) = cx.bool(t, path, "enabled") {
+        out.enabled = b.value;
+    }
+    if let Some(i) = cx.int(t, path, "consecutive_failures") {
+        match u32::try_from(i.value) {
+            Ok(v) if v > 0 => out.consecutive_failures = v,
+            _ => cx.error(
+                i.span,
+                path.key("consecutive_failures"),
+                format!("must be a positive integer, found {}", i.value),
+            ),
+        }
+    }
+    if let Some(n) = cx.number(t, path, "cooldown_s") {
+        match positive_duration(n.value) {
+            Some(d) => out.cooldown = d,
+            None => cx.error(
+                n.span,
+                path.key("cooldown_s"),
+                format!("must be a positive number of seconds, found {}", n.value),
             ),
         }
     }

@@ -138,6 +138,9 @@ pub fn router_config(mock_url: &str, knobs: &Knobs) -> String {
     ] {
         let _ = writeln!(out, "{key} = {}", seconds(value));
     }
+    // One router serves a whole suite that injects upstream failures on purpose: breakers would
+    // open and skip tiers the next test expects. Tests of the breakers enable them.
+    out.push_str("\n[router.breakers]\nenabled = false\n");
     out.push_str("\n[router.limits]\n");
     if let Some(max) = knobs.max_body_bytes {
         let _ = writeln!(out, "max_body_bytes = {max}");

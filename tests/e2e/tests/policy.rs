@@ -151,7 +151,11 @@ async fn tiers_that_keep_failing_are_skipped_by_later_requests() {
     let dir = TempDir::new("anvil-e2e-breakers").unwrap();
     let config = dir.path().join("router.toml");
     let text = anvil_e2e::config::router_config(mock.url(), &Knobs::default())
-        .replace("chat = [\"oa\"]", "chat = [\"oa\", \"an\"]");
+        .replace("chat = [\"oa\"]", "chat = [\"oa\", \"an\"]")
+        .replace(
+            "[router.breakers]\nenabled = false",
+            "[router.breakers]\nconsecutive_failures = 5",
+        );
     std::fs::write(&config, text).unwrap();
     let router = Router::start(&config, &Knobs::default()).unwrap();
     for _ in 0..5 {
