@@ -297,28 +297,40 @@ impl StreamDecoder {
                 self.tail.remove(0);
             }
             self.close_live(out);
-            let buf = &self.tools[position];
-            let block = BlockStart::ToolUse {
-                id: self.call_id(buf),
-                name: buf.name.clone().unwrap_or_default(),
-            };
-            let index = self.open(block, out);
-            let buf = &mut self.tools[position];
-            buf.state = ToolState::Live;
-            buf.in_tail = false;
-            let buffered = std::mem::take(&mut buf.args);
-            if !buffered.is_empty() {
-                out.push(StreamEvent::Delta {
-                    index,
-                    delta: Delta::ToolArguments(buffered),
-                });
-            }
+            let index = self.open_tool(position, ToolState::Live, out);
             self.live = Live::Tool(tool, index);
         } else if !in_tail {
             self.tools[position].in_tail = true;
             self.tail.push(Segment::Tool(tool));
         }
         Ok(())
+    }
+
+    /// Opens the block of the tool call at `position`, emits the arguments buffered so far, and
+    /// moves the call to `state`; returns the block index.
+    fn open_tool(
+        &mut self,
+        position: usize,
+        state: ToolState,
+        out: &mut Vec<StreamEvent>,
+    ) -> usize {
+        let buf = &self.tools[position];
+        let block = BlockStart::ToolUse {
+            id: self.call_id(buf),
+            name: buf.name.clone().unwrap_or_default(),
+        };
+        let index = self.open(block, out);
+        let buf = &mut self.tools[position];
+        buf.state = state;
+        buf.in_tail = false;
+        let buffered = std::mem::take(&mut buf.args);
+        if !buffered.is_empty() {
+            out.push(StreamEvent::Delta {
+                index,
+                delta: Delta::ToolArguments(buffered),
+            });
+        }
+        index
     }
 
     /// Closes the open block and emits everything buffered as complete blocks.
@@ -342,22 +354,7 @@ impl StreamDecoder {
                     let Some(position) = self.tools.iter().position(|t| t.index == tool) else {
                         continue;
                     };
-                    let buf = &self.tools[position];
-                    let block = BlockStart::ToolUse {
-                        id: self.call_id(buf),
-                        name: buf.name.clone().unwrap_or_default(),
-                    };
-                    let index = self.open(block, out);
-                    let buf = &mut self.tools[position];
-                    buf.state = ToolState::Emitted;
-                    buf.in_tail = false;
-                    let args = std::mem::take(&mut buf.args);
-                    if !args.is_empty() {
-                        out.push(StreamEvent::Delta {
-                            index,
-                            delta: Delta::ToolArguments(args),
-                        });
-                    }
+                    let index = self.open_tool(position, ToolState::Emitted, out);
                     out.push(StreamEvent::BlockStop { index });
                 }
             }
