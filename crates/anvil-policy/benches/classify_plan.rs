@@ -84,6 +84,7 @@ fn main() {
             open_breakers: &[],
             resident: None,
             bound: &bound,
+            session_budget: None,
         })
     };
     let first = decide();

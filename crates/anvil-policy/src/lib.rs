@@ -64,6 +64,7 @@
 //!     open_breakers: &[],
 //!     resident: None,
 //!     bound: &[true, true],
+//!     session_budget: None,
 //! };
 //! let routed = plan(&input);
 //! assert_eq!(routed.candidates[0].tier, "heavy-local");
@@ -89,6 +90,6 @@ pub use intent::{
 };
 pub use plan::{
     estimate_cost_usd, plan, Candidate, DropReason, Dropped, Needs, Plan, PlanInput,
-    AMBIGUOUS_BELOW,
+    SessionBudget, AMBIGUOUS_BELOW,
 };
 pub use profile::{Decision, ProfileEntry, ProfileSnapshot};
