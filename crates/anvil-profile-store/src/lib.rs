@@ -141,6 +141,14 @@ const MIGRATIONS: &[(i64, &[&str])] = &[(
             prompt TEXT)",
         "CREATE INDEX IF NOT EXISTS decisions_unix_ms ON decisions (unix_ms)",
     ],
+), (
+    2,
+    &[
+        "ALTER TABLE decisions ADD COLUMN attempt_log TEXT",
+        "ALTER TABLE decisions ADD COLUMN failed_tokens_in BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE decisions ADD COLUMN failed_tokens_out BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE decisions ADD COLUMN failed_cost_usd DOUBLE PRECISION NOT NULL DEFAULT 0",
+    ],
 )];
 
 const PROFILE_COLUMNS: &str =
