@@ -1046,8 +1046,18 @@ fn fallback_section_errors_are_located() {
     check(
         &append("[router.commit_window]\nkeepalive_s = 30\non_exceeded = \"drop\""),
         &[
-            (12, 15, "router.commit_window.keepalive_s", "at most 10 seconds"),
-            (13, 15, "router.commit_window.on_exceeded", "commit-unverified"),
+            (
+                12,
+                15,
+                "router.commit_window.keepalive_s",
+                "at most 10 seconds",
+            ),
+            (
+                13,
+                15,
+                "router.commit_window.on_exceeded",
+                "commit-unverified",
+            ),
         ],
     );
     check(

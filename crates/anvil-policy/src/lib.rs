@@ -89,7 +89,7 @@ pub use intent::{
     IntentSource,
 };
 pub use plan::{
-    estimate_cost_usd, plan, Candidate, DropReason, Dropped, Needs, Plan, PlanInput,
-    SessionBudget, AMBIGUOUS_BELOW,
+    estimate_cost_usd, plan, Candidate, DropReason, Dropped, Needs, Plan, PlanInput, SessionBudget,
+    AMBIGUOUS_BELOW,
 };
 pub use profile::{Decision, ProfileEntry, ProfileSnapshot};

@@ -84,6 +84,10 @@ pub struct Knobs {
     pub log_filter: Option<String>,
     /// `profile_refresh_s` (the router's default when `None`).
     pub profile_refresh_s: Option<f64>,
+    /// `[router.verify] enabled`. Off by default: the e2e tiers' seed decisions are
+    /// `allow-with-verify`, and most scenarios are about streaming straight through; the
+    /// verification scenarios turn it on.
+    pub verify: bool,
     /// `data_dir`: where the profile database lives (the router's default, under the `HOME` the
     /// harness gives it — the config's own directory — when `None`).
     pub data_dir: Option<String>,
@@ -102,6 +106,7 @@ impl Default for Knobs {
             shutdown_grace_s: 10.0,
             log_filter: Some("debug".to_owned()),
             profile_refresh_s: None,
+            verify: false,
             data_dir: None,
         }
     }
@@ -141,6 +146,7 @@ pub fn router_config(mock_url: &str, knobs: &Knobs) -> String {
     // One router serves a whole suite that injects upstream failures on purpose: breakers would
     // open and skip tiers the next test expects. Tests of the breakers enable them.
     out.push_str("\n[router.breakers]\nenabled = false\n");
+    let _ = writeln!(out, "\n[router.verify]\nenabled = {}", knobs.verify);
     out.push_str("\n[router.limits]\n");
     if let Some(max) = knobs.max_body_bytes {
         let _ = writeln!(out, "max_body_bytes = {max}");
@@ -189,6 +195,9 @@ pub fn single_tier_config(
     ] {
         let _ = writeln!(out, "{key} = {}", seconds(value));
     }
+    // A 135M-parameter model answers far below what verification accepts; the real-model runs
+    // are about the wire, so its `allow-with-verify` seed decision is served unverified.
+    let _ = writeln!(out, "\n[router.verify]\nenabled = {}", knobs.verify);
     let _ = write!(
         out,
         "\n[[router.tiers]]\nid = \"local\"\nbase_url = \"{}\"\ndialect = \"openai\"\n\

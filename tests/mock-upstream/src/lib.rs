@@ -14,7 +14,7 @@
 //!
 //! `MOCK:tool`, `MOCK:tools2`, `MOCK:reason`, `MOCK:slow=MS:N`, `MOCK:status=CODE`, `MOCK:reset`,
 //! `MOCK:hang`, `MOCK:midstream-reset`, `MOCK:midstream-error`, `MOCK:length`,
-//! `MOCK:broken=KIND[@MODEL]`. Several can be
+//! `MOCK:broken=KIND[@MODEL[+MODEL…]]`. Several can be
 //! combined in one turn (e.g. `MOCK:reason MOCK:tool`). Tool arguments follow one fixed rule:
 //! for every name in the tool schema's `required` list, in that order, the value is the first
 //! `enum` entry if the property has one, else by its `type`: string (or no type) `"x ☀"`,
@@ -23,7 +23,8 @@
 //! schema says `additionalProperties: false` without declaring `n`. The arguments JSON is streamed
 //! in fragments of 5 characters (never splitting a UTF-8 sequence).
 //!
-//! `MOCK:broken=KIND[@MODEL]` answers (only requests whose `model` is MODEL, when given) with a
+//! `MOCK:broken=KIND[@MODEL[+MODEL…]]` answers (only requests whose `model` is one of the MODELs,
+//! when given) with a
 //! realistic broken answer named like anvil-verify's checks: `empty`, `truncated` (stops at the
 //! length limit mid-sentence), `thinking-starved` (reasoning only, stopped at the limit),
 //! `unknown-tool` (calls `run_shell_command`), `tool-args-json` (unterminated arguments to the first

@@ -161,7 +161,7 @@ impl Plan {
         let broken = d.broken.as_ref().filter(|(_, model)| {
             model
                 .as_deref()
-                .is_none_or(|m| m == inbound.model.as_str())
+                .is_none_or(|m| m.split('+').any(|m| m == inbound.model.as_str()))
         });
         if let Some((kind, _)) = broken {
             let (parts, stop) = broken_answer(kind, inbound);
@@ -693,6 +693,10 @@ mod broken_tests {
         assert!(plan.text().starts_with("I'm sorry"), "{}", plan.text());
         inbound.model = "heavy-model".into();
         assert_eq!(Plan::build(2, &inbound, &d).text(), DEFAULT_TEXT);
+        let both = Directives::parse("MOCK:broken=refusal@fast-model+heavy-model");
+        assert!(Plan::build(3, &inbound, &both)
+            .text()
+            .starts_with("I'm sorry"));
         assert_eq!(Directives::parse("MOCK:broken=nonsense").broken, None);
     }
 
@@ -708,7 +712,11 @@ mod broken_tests {
             ..Inbound::default()
         };
         for kind in BROKEN_KINDS {
-            let plan = Plan::build(1, &inbound, &Directives::parse(&format!("MOCK:broken={kind}")));
+            let plan = Plan::build(
+                1,
+                &inbound,
+                &Directives::parse(&format!("MOCK:broken={kind}")),
+            );
             assert!(!plan.parts.is_empty(), "{kind}");
             if kind == "tool-args-schema" {
                 let Part::Tool { fragments, .. } = &plan.parts[0] else {
