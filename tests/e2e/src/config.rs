@@ -88,6 +88,8 @@ pub struct Knobs {
     /// `allow-with-verify`, and most scenarios are about streaming straight through; the
     /// verification scenarios turn it on.
     pub verify: bool,
+    /// `[router.commit_window] keepalive_s` (the router's default, 5 s, when `None`).
+    pub keepalive_s: Option<f64>,
     /// `data_dir`: where the profile database lives (the router's default, under the `HOME` the
     /// harness gives it — the config's own directory — when `None`).
     pub data_dir: Option<String>,
@@ -107,6 +109,7 @@ impl Default for Knobs {
             log_filter: Some("debug".to_owned()),
             profile_refresh_s: None,
             verify: false,
+            keepalive_s: None,
             data_dir: None,
         }
     }
@@ -147,6 +150,13 @@ pub fn router_config(mock_url: &str, knobs: &Knobs) -> String {
     // open and skip tiers the next test expects. Tests of the breakers enable them.
     out.push_str("\n[router.breakers]\nenabled = false\n");
     let _ = writeln!(out, "\n[router.verify]\nenabled = {}", knobs.verify);
+    if let Some(keepalive) = knobs.keepalive_s {
+        let _ = writeln!(
+            out,
+            "\n[router.commit_window]\nkeepalive_s = {}",
+            seconds(keepalive)
+        );
+    }
     out.push_str("\n[router.limits]\n");
     if let Some(max) = knobs.max_body_bytes {
         let _ = writeln!(out, "max_body_bytes = {max}");
