@@ -80,6 +80,9 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum ConfigCommand {
     /// Validate a configuration file and report every problem in it
+    #[command(
+        after_help = "Example:\n  anvil-substrate config check configs/example.toml\n  # exit 0 with a one-line summary, or FILE:LINE:COL: key: message lines and exit 2"
+    )]
     Check {
         /// The TOML configuration file
         #[arg(value_name = "FILE")]
@@ -100,11 +103,17 @@ struct StoreArgs {
 #[derive(Debug, Subcommand)]
 enum QualityCommand {
     /// Show the profile as a table: tiers × work classes, decision and score
+    #[command(
+        after_help = "Example:\n  anvil-substrate quality show --config anvil.toml\n  # tier         chat           planning       ...\n  # fast-local   allow 0.90 *   deny 0.64 *    ..."
+    )]
     Show {
         #[command(flatten)]
         store: StoreArgs,
     },
     /// Set the decision (and optionally the score) of one tier for one work class
+    #[command(
+        after_help = "Example:\n  anvil-substrate quality set fast-local review allow-with-verify --score 0.7 --config anvil.toml\n  # fast-local review: allow-with-verify 0.70 (stored)"
+    )]
     Set {
         /// Tier id (declared in the config)
         tier: String,
@@ -119,6 +128,9 @@ enum QualityCommand {
         store: StoreArgs,
     },
     /// Import a profile.json (anvil-serving 0.4.0 bootstrap format)
+    #[command(
+        after_help = "Example:\n  anvil-substrate eval bootstrap --eval-data evals --out profile.json\n  anvil-substrate quality import profile.json --config anvil.toml\n  # imported 3 entries from profile.json"
+    )]
     Import {
         /// The profile.json file
         path: PathBuf,
@@ -126,6 +138,9 @@ enum QualityCommand {
         store: StoreArgs,
     },
     /// Export the stored profile as profile.json
+    #[command(
+        after_help = "Example:\n  anvil-substrate quality export --config anvil.toml --out profile.json"
+    )]
     Export {
         /// Write here instead of stdout
         #[arg(long, value_name = "PATH")]
@@ -138,6 +153,9 @@ enum QualityCommand {
 #[derive(Debug, Subcommand)]
 enum DecisionsCommand {
     /// The latest decision records, oldest first
+    #[command(
+        after_help = "Example:\n  anvil-substrate decisions tail -n 5 --config anvil.toml\n  anvil-substrate decisions tail --json --config anvil.toml | jq .served_tier"
+    )]
     Tail {
         /// How many records
         #[arg(short = 'n', long = "lines", default_value_t = 20)]
@@ -149,6 +167,9 @@ enum DecisionsCommand {
         store: StoreArgs,
     },
     /// Per work class: record count, tiers used, mean confidence
+    #[command(
+        after_help = "Example:\n  anvil-substrate decisions stats --config anvil.toml\n  # work_class  count  confidence  tiers\n  # planning    12     0.91        cloud=12"
+    )]
     Stats {
         #[command(flatten)]
         store: StoreArgs,

@@ -229,6 +229,7 @@ pub fn root_list(roots: &Roots) -> Vec<(PathBuf, bool)> {
     out.extend(roots.model_dirs.iter().cloned().map(|p| (p, false)));
     let mut seen = HashSet::new();
     out.into_iter()
+        .map(|(p, hf)| (std::path::absolute(&p).unwrap_or(p), hf))
         .filter(|(p, _)| p.is_dir())
         .filter(|(p, _)| seen.insert(std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())))
         .collect()
@@ -772,7 +773,7 @@ pub fn render_index(models: &[Model], synced: &str) -> String {
             .find_map(|b| m.benchmarks.get(*b).map(|v| format!("{b} {v}")))
             .unwrap_or_else(|| "—".to_owned());
         o.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} GB | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {:.1} GB | {} | {} | {} | {} | {} | {} | {} |\n",
             m.id,
             m.format,
             if m.engines.is_empty() {
@@ -848,7 +849,7 @@ pub fn run(command: ModelsCommand) -> anyhow::Result<u8> {
     let synced = anvil_profile_store::time::format_datetime(anvil_profile_store::time::now_s());
     for m in &models {
         println!(
-            "  [{:>11}] {}  {}GB  card={}",
+            "  [{:>11}] {}  {:.1}GB  card={}",
             m.format,
             m.id,
             m.size_gb,
