@@ -9,9 +9,11 @@
 //! the serve's window minus `--max-tokens` and `--margin` (`--max-model-len`, else
 //! `GET <base>/models`).
 //!
-//! Prompts (substrate reference §5.3): a shared prefix of `--shared-prefix-tokens`, then unique
-//! filler up to the size, then `# request <i>: summarize the above in one line.`; `--burst N` sends
-//! N requests at once, all with request index 0 (same prompt: the prefix-cache test).
+//! Prompts (substrate reference §5.3, sized in characters rather than words: 0.4.0's word budget
+//! made code-like prompts about twice their target): a shared prefix of about
+//! `--shared-prefix-tokens`, then unique filler up to about 4 characters per token of the size,
+//! then `# request <i>: summarize the above in one line.`; `--burst N` sends N requests at once,
+//! all with request index 0 (same prompt: the prefix-cache test).
 //!
 //! Measures per request TTFT (first content or reasoning delta), end-to-end time, output tokens
 //! (`usage.completion_tokens`, else the number of deltas) and the prefix-cache hit
@@ -181,22 +183,27 @@ fn filler(a: u64, b: u64) -> String {
     format!("def helper_{a}():\n    return compute({b})  # routine specialist context\n")
 }
 
-/// The prompt of request `uniq` for a target of `ctx` tokens (reference §5.3).
+/// Characters per token assumed when sizing prompts (the filler is code-like: about 4).
+const CHARS_PER_TOKEN: usize = 4;
+
+/// The prompt of request `uniq` for a target of `ctx` tokens: the shared prefix, then unique
+/// filler until the prompt holds `ctx × 4` characters, then the instruction. With a known window
+/// cap, a prompt longer than `cap × 3` characters (a conservative 3 characters per token, as in
+/// 0.4.0) is cut to that length, which drops the instruction but never overflows the window.
 fn prompt(prefix: &str, uniq: u64, ctx: u64, cap: Option<u64>) -> String {
-    let budget = (ctx as f64 * 0.75).floor() as usize;
-    let mut words = prefix.split_whitespace().count();
+    let target = usize::try_from(ctx)
+        .unwrap_or(usize::MAX)
+        .saturating_mul(CHARS_PER_TOKEN);
     let mut body = String::new();
     let mut i = 0;
-    while words < budget {
-        let f = filler(uniq + i, i);
-        words += f.split_whitespace().count();
-        body.push_str(&f);
+    while prefix.len() + 1 + body.len() < target {
+        body.push_str(&filler(uniq + i, i));
         i += 1;
     }
     let mut p = format!("{prefix}\n{body}\n# request {uniq}: summarize the above in one line.");
     if let Some(cap) = cap {
-        let limit = (cap as f64 * 3.0).floor() as usize;
-        if p.len() / 3 > cap as usize && p.len() > limit {
+        let limit = usize::try_from(cap).unwrap_or(usize::MAX).saturating_mul(3);
+        if p.len() > limit {
             p.truncate(limit);
         }
     }
@@ -510,7 +517,8 @@ mod tests {
         assert!(
             p.starts_with(&prefix) && p.ends_with("# request 3: summarize the above in one line.")
         );
+        assert!(p.len() >= 8000 && p.len() < 8000 + 200);
         let capped = prompt(&prefix, 3, 20_000, Some(1000));
-        assert!(capped.len() <= 3000);
+        assert_eq!(capped.len(), 3000);
     }
 }
