@@ -108,15 +108,6 @@ pub struct BenchmarkArgs {
     json: Option<PathBuf>,
 }
 
-/// splitmix64: a small, well-mixed deterministic generator for the shuffle.
-fn splitmix(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 /// The size distribution of a `profile` output file.
 fn profile_mix(path: &PathBuf) -> anyhow::Result<Vec<(u64, f64)>> {
     let text =
@@ -171,11 +162,7 @@ fn sizes(mix: &[(u64, f64)], n: usize, seed: u64) -> Vec<u64> {
             mix.last().map_or(0, |m| m.0)
         })
         .collect();
-    let mut state = seed;
-    for i in (1..out.len()).rev() {
-        let j = (splitmix(&mut state) % (i as u64 + 1)) as usize;
-        out.swap(i, j);
-    }
+    crate::stats::shuffle(&mut out, seed);
     out
 }
 

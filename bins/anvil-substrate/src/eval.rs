@@ -266,10 +266,8 @@ fn run_eval(a: RunArgs) -> anyhow::Result<u8> {
         let letters = ["X", "Y", "Z", "W", "V", "U", "T", "S"];
         let mut labels: Vec<String> = outputs;
         labels.sort();
-        for i in (1..labels.len()).rev() {
-            let j = (crate_splitmix(&mut state) % (i as u64 + 1)) as usize;
-            labels.swap(i, j);
-        }
+        crate::stats::shuffle(&mut labels, state);
+        state = state.wrapping_add(1);
         for label in labels {
             let taken: Vec<String> = entry
                 .as_object()
@@ -307,14 +305,6 @@ fn run_eval(a: RunArgs) -> anyhow::Result<u8> {
         a.dir.join("grading/blind").display()
     );
     Ok(if failures == 0 { 0 } else { 1 })
-}
-
-fn crate_splitmix(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 /// Checks one candidate's grades; returns its total.

@@ -39,6 +39,24 @@ pub fn round_to(x: f64, digits: i32) -> f64 {
     (x * scale).round_ties_even() / scale
 }
 
+/// splitmix64: a small, well-mixed deterministic generator (for seeded shuffles).
+pub fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Shuffles `items` in place (Fisher–Yates) with a generator seeded by `seed`.
+pub fn shuffle<T>(items: &mut [T], seed: u64) {
+    let mut state = seed;
+    for i in (1..items.len()).rev() {
+        let j = usize::try_from(splitmix(&mut state) % (i as u64 + 1)).unwrap_or(0);
+        items.swap(i, j);
+    }
+}
+
 /// One histogram bar: a label, a count.
 pub struct Bar {
     /// What the bar counts (e.g. `<= 32K`).

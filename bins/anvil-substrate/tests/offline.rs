@@ -239,8 +239,6 @@ fn models_sync_flags_gguf_and_the_sm120_risks() {
     assert_eq!(fp8["moe"], true);
     assert_eq!(fp8["thinking_default"], true);
     // 2 weight/config/template blobs counted once each, not again through the snapshot symlinks
-    let blobs = lib.parent().unwrap(); // silence unused warnings on some platforms
-    let _ = blobs;
     let fp8_dir = fixtures().join("hf-cache/hub/models--acme--moe-fp8/blobs");
     let blob_bytes: u64 = std::fs::read_dir(fp8_dir)
         .unwrap()
