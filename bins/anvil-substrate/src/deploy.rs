@@ -254,6 +254,17 @@ pub fn run(a: DeployArgs) -> anyhow::Result<u8> {
     if a.served_name.trim().is_empty() {
         bail!("--served-name must not be empty");
     }
+    let gpu_ok = (!a.gpu.is_empty() && a.gpu.chars().all(|c| c.is_ascii_digit()))
+        || ((a.gpu.starts_with("GPU-") || a.gpu.starts_with("MIG-"))
+            && a.gpu
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '/'));
+    if !gpu_ok {
+        bail!(
+            "--gpu {:?}: expected one GPU index (0) or UUID (GPU-…); the file pins exactly one GPU",
+            a.gpu
+        );
+    }
     if !(0.05..=1.0).contains(&a.mem_fraction) {
         bail!("--mem-fraction must be within 0.05..=1.0");
     }

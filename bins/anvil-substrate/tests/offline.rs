@@ -370,6 +370,13 @@ fn deploy_renders_yaml_that_pins_the_gpu() {
     );
     assert_eq!(svc["entrypoint"][0].as_str(), Some("vllm"));
     assert_eq!(svc["command"][0].as_str(), Some("serve"));
+
+    let out = run(
+        &dir.0,
+        &["deploy", "--model", "/m/x", "--gpu", "0,1", "--out", "-"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exactly one GPU"));
 }
 
 #[test]
