@@ -311,8 +311,8 @@ pub struct GgufMeta {
     pub file_type: Option<u64>,
 }
 
-/// Reads the metadata of a GGUF file's header (v2/v3, little endian); `None` when the file is not
-/// GGUF or the header is cut short.
+/// Reads the metadata of a GGUF file's header (v2/v3, little endian) from its first MiB; `None`
+/// when the file is not GGUF.
 pub fn read_gguf(path: &Path) -> Option<GgufMeta> {
     let mut f = std::fs::File::open(path).ok()?;
     let mut buf = Vec::new();
@@ -327,11 +327,14 @@ pub fn read_gguf(path: &Path) -> Option<GgufMeta> {
     }
     let _tensors = r.u64()?;
     let kvs = r.u64()?;
+    // The first MiB holds the general.* and <arch>.* keys; a tokenizer vocabulary array after them
+    // can run for megabytes: stop at the first key that does not fit and use what was read.
     let mut raw: Vec<(String, Value)> = Vec::new();
     for _ in 0..kvs.min(10_000) {
-        let key = r.string()?;
-        let ty = r.u32()?;
-        let value = r.value(ty)?;
+        let Some(key) = r.string() else { break };
+        let Some(value) = r.u32().and_then(|ty| r.value(ty)) else {
+            break;
+        };
         raw.push((key, value));
     }
     let get = |k: &str| raw.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
@@ -949,6 +952,41 @@ mod tests {
                 .3
                 .is_none()
         );
+    }
+
+    #[test]
+    fn a_gguf_header_cut_inside_a_long_array_keeps_the_keys_before_it() {
+        fn s(x: &str) -> Vec<u8> {
+            let mut v = (x.len() as u64).to_le_bytes().to_vec();
+            v.extend_from_slice(x.as_bytes());
+            v
+        }
+        let mut b = b"GGUF".to_vec();
+        b.extend_from_slice(&3u32.to_le_bytes());
+        b.extend_from_slice(&0u64.to_le_bytes());
+        b.extend_from_slice(&3u64.to_le_bytes());
+        b.extend(s("general.architecture"));
+        b.extend_from_slice(&8u32.to_le_bytes());
+        b.extend(s("llama"));
+        b.extend(s("llama.context_length"));
+        b.extend_from_slice(&4u32.to_le_bytes());
+        b.extend_from_slice(&8192u32.to_le_bytes());
+        // an array of a million strings, cut off after a few
+        b.extend(s("tokenizer.ggml.tokens"));
+        b.extend_from_slice(&9u32.to_le_bytes());
+        b.extend_from_slice(&8u32.to_le_bytes());
+        b.extend_from_slice(&1_000_000u64.to_le_bytes());
+        for _ in 0..3 {
+            b.extend(s("tok"));
+        }
+        let path =
+            std::env::temp_dir().join(format!("anvil-gguf-unit-{}.gguf", std::process::id()));
+        std::fs::write(&path, &b).unwrap();
+        let meta = read_gguf(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(meta.architecture.as_deref(), Some("llama"));
+        assert_eq!(meta.context_length, Some(8192));
+        assert!(read_gguf(Path::new("/nonexistent.gguf")).is_none());
     }
 
     #[test]
