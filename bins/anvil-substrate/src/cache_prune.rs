@@ -239,7 +239,7 @@ pub fn run(a: CachePruneArgs) -> anyhow::Result<u8> {
     println!("| id | format | size_gb | reason | dead? |\n|---|---|---|---|---|");
     for c in &cands {
         println!(
-            "| {} | {} | {} | {} | {} |",
+            "| {} | {} | {:.1} | {} | {} |",
             c.id,
             c.format,
             c.size_gb,
@@ -248,9 +248,9 @@ pub fn run(a: CachePruneArgs) -> anyhow::Result<u8> {
         );
     }
     for (r, (n, b)) in &by_reason {
-        println!("  {r}: {n} model(s), {} GB", gb(*b));
+        println!("  {r}: {n} model(s), {:.1} GB", gb(*b));
     }
-    println!("TOTAL reclaimable: {} GB ({total} bytes)", gb(total));
+    println!("TOTAL reclaimable: {:.1} GB ({total} bytes)", gb(total));
     println!("protected (matched in scan, never removed): {protected:?}");
     if !unmatched.is_empty() {
         println!(
@@ -260,7 +260,7 @@ pub fn run(a: CachePruneArgs) -> anyhow::Result<u8> {
     println!();
     if dry {
         println!(
-            "DRY-RUN{} -- would reclaim {planned} bytes ({} GB)",
+            "DRY-RUN{} -- would reclaim {planned} bytes ({:.1} GB)",
             if a.execute && a.dry_run {
                 " (--dry-run overrides --execute)"
             } else {
@@ -270,7 +270,7 @@ pub fn run(a: CachePruneArgs) -> anyhow::Result<u8> {
         );
         println!("would delete: {would:?}");
     } else {
-        println!("reclaimed {reclaimed} bytes ({} GB)", gb(reclaimed));
+        println!("reclaimed {reclaimed} bytes ({:.1} GB)", gb(reclaimed));
         println!("deleted: {deleted:?}");
     }
     let ids = |v: &[Value]| {
