@@ -191,6 +191,30 @@ fn profile_of_a_missing_folder_is_empty_not_a_crash() {
     assert_eq!(roles["subagent_context_coverage_pct"]["32768"], 0.0);
 }
 
+#[test]
+fn profile_draws_no_progress_bar_when_stderr_is_not_a_terminal() {
+    let dir = TempDir::new();
+    let logs = dir.0.join("logs/-home-dev-big");
+    std::fs::create_dir_all(&logs).unwrap();
+    let session = fixtures().join("claude-projects/-home-dev-anvil/sess-a.jsonl");
+    for i in 0..60 {
+        std::fs::copy(&session, logs.join(format!("s{i:02}.jsonl"))).unwrap();
+    }
+    let out = run(&dir.0, &["profile", "--logs-dir", "logs", "--out-dir", "o"]);
+    let text = ok(&out);
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // 60 copies of one session: each API response once, 59 x 3 repeats merged away
+    assert!(text.contains("60 files, 1 sessions with calls"), "{text}");
+    assert!(text.contains("2 assistant calls"), "{text}");
+    let agg = read_json(&dir.0.join("o/usage_aggregate.json"));
+    assert_eq!(agg["window"]["duplicate_records"], 1 + 59 * 3);
+    assert_eq!(agg["window"]["malformed_lines"], 60 * 2);
+}
+
 // ---------------------------------------------------------------- models sync
 
 fn sync(dir: &Path) -> (String, PathBuf) {
