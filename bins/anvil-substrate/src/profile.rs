@@ -348,18 +348,30 @@ fn most_common(counts: &[(String, u64)], top: usize) -> Value {
 
 /// A first-seen-ordered counter.
 #[derive(Default)]
-struct Counter(Vec<(String, u64)>);
+struct Counter {
+    order: Vec<(String, u64)>,
+    index: HashMap<String, usize>,
+}
 
 impl Counter {
-    fn add(&mut self, key: &str, n: u64) {
-        match self.0.iter_mut().find(|(k, _)| k == key) {
-            Some((_, c)) => *c += n,
-            None => self.0.push((key.to_owned(), n)),
+    /// The slot of `key`, created at zero when new.
+    fn slot(&mut self, key: &str) -> usize {
+        match self.index.get(key) {
+            Some(&i) => i,
+            None => {
+                self.order.push((key.to_owned(), 0));
+                self.index.insert(key.to_owned(), self.order.len() - 1);
+                self.order.len() - 1
+            }
         }
+    }
+    fn add(&mut self, key: &str, n: u64) {
+        let i = self.slot(key);
+        self.order[i].1 += n;
     }
     /// The entry with the highest count (the first inserted on ties).
     fn peak(&self) -> Option<&(String, u64)> {
-        self.0
+        self.order
             .iter()
             .fold(None, |best: Option<&(String, u64)>, e| match best {
                 Some(b) if b.1 >= e.1 => Some(b),
@@ -413,7 +425,7 @@ pub(crate) fn aggregate(scan: &Scan) -> Value {
     let ctx = sorted(calls.iter().map(Call::ctx).collect());
     let gen = sorted(calls.iter().map(|c| c.gen).collect());
     let mut per_minute = Counter::default();
-    let mut minute_sessions: Vec<(String, HashSet<String>)> = Vec::new();
+    let mut minute_sessions: Vec<HashSet<String>> = Vec::new();
     let mut per_hour = Counter::default();
     let mut days: BTreeMap<String, (u64, u64, HashSet<String>)> = BTreeMap::new();
     let (mut models_calls, mut models_out) = (Counter::default(), Counter::default());
@@ -437,17 +449,15 @@ pub(crate) fn aggregate(scan: &Scan) -> Value {
             }
         }
         let Some(ts) = &c.ts else { continue };
-        let minute = ts.get(..16).unwrap_or(ts).to_owned();
-        per_minute.add(&minute, 1);
-        let slot = match minute_sessions.iter().position(|(m, _)| *m == minute) {
-            Some(i) => i,
-            None => {
-                minute_sessions.push((minute.clone(), HashSet::new()));
-                minute_sessions.len() - 1
-            }
-        };
+        let minute = ts.get(..16).unwrap_or(ts);
+        per_minute.add(minute, 1);
+        // per_minute and minute_sessions share their slots
+        let slot = per_minute.slot(minute);
+        if minute_sessions.len() <= slot {
+            minute_sessions.resize_with(slot + 1, HashSet::new);
+        }
         if let Some(s) = &c.session {
-            minute_sessions[slot].1.insert(s.clone());
+            minute_sessions[slot].insert(s.clone());
         }
         per_hour.add(ts.get(..13).unwrap_or(ts), c.gen);
         let day = days
@@ -459,13 +469,13 @@ pub(crate) fn aggregate(scan: &Scan) -> Value {
             day.2.insert(s.clone());
         }
     }
-    let cpm = sorted(per_minute.0.iter().map(|(_, n)| *n).collect());
-    let par: Vec<(String, u64)> = minute_sessions
-        .iter()
-        .map(|(m, s)| (m.clone(), s.len() as u64))
-        .collect();
-    let par_sorted = sorted(par.iter().map(|(_, n)| *n).collect());
-    let peak_par = Counter(par).peak().cloned().unwrap_or_default();
+    let cpm = sorted(per_minute.order.iter().map(|(_, n)| *n).collect());
+    let mut par = Counter::default();
+    for ((minute, _), sessions) in per_minute.order.iter().zip(&minute_sessions) {
+        par.add(minute, sessions.len() as u64);
+    }
+    let par_sorted = sorted(par.order.iter().map(|(_, n)| *n).collect());
+    let peak_par = par.peak().cloned().unwrap_or_default();
     let peak_min = per_minute.peak().cloned().unwrap_or_default();
     let peak_hour = per_hour.peak().cloned().unwrap_or_default();
 
@@ -519,7 +529,7 @@ pub(crate) fn aggregate(scan: &Scan) -> Value {
             "cache_read_tokens": cr,
             "total_processed": totals_out + fresh + cc + cr,
         },
-        "model_mix": {"calls": most_common(&models_calls.0, usize::MAX), "output_tokens": most_common(&models_out.0, usize::MAX)},
+        "model_mix": {"calls": most_common(&models_calls.order, usize::MAX), "output_tokens": most_common(&models_out.order, usize::MAX)},
         "context_size_per_call": ctx_summary(&ctx),
         "context_histogram": context_histogram(&ctx),
         "generation_per_call": {
@@ -555,9 +565,9 @@ pub(crate) fn aggregate(scan: &Scan) -> Value {
             "max_asst_turns": turns.last().copied().unwrap_or(0),
             "sessions_per_active_day": round_to(sessions.len() as f64 / active_days.max(1) as f64, 1),
         },
-        "tools": most_common(&tools.0, 25),
-        "skills": most_common(&skills.0, 20),
-        "agent_types": most_common(&agents.0, 20),
+        "tools": most_common(&tools.order, 25),
+        "skills": most_common(&skills.order, 20),
+        "agent_types": most_common(&agents.order, 20),
         "busiest_day": busiest.and_then(|(d, _)| days.get(d).map(|v| day_row(d, v))),
         "daily": days.iter().map(|(d, v)| day_row(d, v)).collect::<Vec<_>>(),
     })
@@ -589,7 +599,7 @@ pub(crate) fn role_split(scan: &Scan) -> Value {
     for c in calls {
         model_counts.add(&c.model, 1);
     }
-    let mut order: Vec<(usize, &(String, u64))> = model_counts.0.iter().enumerate().collect();
+    let mut order: Vec<(usize, &(String, u64))> = model_counts.order.iter().enumerate().collect();
     order.sort_by(|a, b| b.1 .1.cmp(&a.1 .1).then(a.0.cmp(&b.0)));
     let by_model: Map<String, Value> = order
         .into_iter()
