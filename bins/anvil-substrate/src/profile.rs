@@ -41,8 +41,10 @@ const PROGRESS_FROM_FILES: usize = 50;
 const EXAMPLE: &str = "Example:
   anvil-substrate profile --logs-dir ~/.claude/projects --out-dir ./usage
   # writes ./usage/usage_aggregate.json and ./usage/role_split.json and prints a summary:
-  #   context per call  p50 30,001  p90 58,043  p95 64,023  p99 68,807  max 70,003
-  #   subagent calls fitting the context window: <= 32K 33.3%  <= 64K 66.7%  <= 128K 100.0%
+  #   context/call p50 30,001  p90 58,043  p95 64,023  p99 68,807  max 70,003  mean 30,624
+  #   subagent calls whose context fits a window of:
+  #     <=  32,768 tok : 33.3%
+  #     <=  65,536 tok : 66.7%
   anvil-substrate benchmark --profile ./usage/role_split.json ...   # replay that shape";
 
 /// Flags of `anvil-substrate profile`.
