@@ -6,9 +6,11 @@
 //! (`{id: {label: letter}}`, the blind letters), `blind/<id>/<letter>.md` (what judges read) and
 //! `judge_<id>_<n>.json` (one judge's grades).
 //!
-//! * `eval run` sends every prompt to every `--tier label=MODEL@URL` (non-streaming chat
-//!   completions), stores the outputs, the manifest and the blind copies; the anonymisation map is
-//!   kept when it exists (so a re-run stays blind), else drawn with `--seed`.
+//! * `eval run` sends every prompt to every `--tier` (non-streaming chat completions), stores the
+//!   outputs, the manifest and the blind copies; the anonymisation map is kept when it exists (so a
+//!   re-run stays blind), else drawn with `--seed`. A tier is `LABEL=MODEL@URL`, or, with
+//!   `--config`, the id of an `openai`-dialect tier of that config (its `base_url`, `model` and
+//!   `auth_env` key; the label is the tier id).
 //! * `eval grade` checks one judge's grades (every blind letter scored on the five dimensions
 //!   0–5, `total` = their sum) and records them as the next `judge_<id>_<n>.json`.
 //! * `eval bootstrap` turns the graded evals into quality-profile rows (the 0.4.0
@@ -16,7 +18,8 @@
 //!   pooled, `quality_score = round(mean / 25, 4)`, decision `allow` at ≥ 0.85, `deny` below 0.70,
 //!   else `allow-with-verify`; written as `profile.json` for `anvil-substrate quality import`.
 //!   Labels map to tiers `frontier → cloud`, `heavy → heavy-local`, `fast → fast-local`
-//!   (`--tier-map label=tier` adds or overrides).
+//!   (`--tier-map label=tier` adds or overrides); with `--config`, a label that is one of its tier
+//!   ids maps to itself, and a row for a tier the config does not declare is an error.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -82,9 +85,12 @@ pub struct RunArgs {
     /// The eval folder (with prompts/)
     #[arg(long, value_name = "DIR")]
     dir: PathBuf,
-    /// A tier to run: LABEL=MODEL@BASE_URL (repeat)
-    #[arg(long = "tier", value_name = "LABEL=MODEL@URL", required = true)]
+    /// A tier to run: LABEL=MODEL@BASE_URL, or a tier id of --config (repeat)
+    #[arg(long = "tier", value_name = "TIER", required = true)]
     tiers: Vec<String>,
+    /// anvil config whose tiers --tier may name
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Name of an environment variable holding an API key for every tier
     #[arg(long, value_name = "VAR")]
     api_key_env: Option<String>,
@@ -125,6 +131,27 @@ pub struct BootstrapArgs {
     /// Extra or overriding label→tier mappings: LABEL=TIER (repeat)
     #[arg(long = "tier-map", value_name = "LABEL=TIER")]
     tier_map: Vec<String>,
+    /// anvil config: its tier ids are labels too, and every row must name one of its tiers
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+/// Loads an anvil config (the same validation as `config check`).
+fn load_config(path: &Path) -> anyhow::Result<anvil_config::Config> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    anvil_config::parse(&text).map_err(|errors| {
+        let first = errors
+            .iter()
+            .next()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        anyhow::anyhow!(
+            "{}: {} error(s) in the config, first: {first}",
+            path.display(),
+            errors.len()
+        )
+    })
 }
 
 fn read_json(path: &Path) -> anyhow::Result<Value> {
@@ -170,8 +197,35 @@ fn prompt_ids(dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
 }
 
 fn run_eval(a: RunArgs) -> anyhow::Result<u8> {
+    let config = a.config.as_deref().map(load_config).transpose()?;
     let mut tiers = Vec::new();
+    let mut keys: Vec<Option<String>> = Vec::new();
     for t in &a.tiers {
+        if !t.contains('=') {
+            let config = config.as_ref().with_context(|| {
+                format!("--tier {t}: a tier id needs --config (or give LABEL=MODEL@URL)")
+            })?;
+            let tier = config
+                .router
+                .tier(t)
+                .with_context(|| format!("--tier {t}: the config declares no such tier"))?;
+            anyhow::ensure!(
+                tier.dialect == anvil_config::Dialect::OpenAi,
+                "--tier {t}: only openai-dialect tiers can be evaluated"
+            );
+            let model = tier
+                .model
+                .clone()
+                .with_context(|| format!("--tier {t}: the tier sets no model"))?;
+            let key = tier
+                .auth_env
+                .as_ref()
+                .and_then(|var| std::env::var(var).ok())
+                .filter(|k| !k.is_empty());
+            tiers.push((t.clone(), model, tier.base_url.clone()));
+            keys.push(key);
+            continue;
+        }
         let (label, rest) = t
             .split_once('=')
             .with_context(|| format!("--tier {t}: expected LABEL=MODEL@URL"))?;
@@ -186,6 +240,7 @@ fn run_eval(a: RunArgs) -> anyhow::Result<u8> {
             "--tier {t}: the label must be letters, digits, - or _"
         );
         tiers.push((label.to_owned(), model.to_owned(), url.to_owned()));
+        keys.push(None);
     }
     let key = match &a.api_key_env {
         Some(var) => Some(
@@ -193,7 +248,15 @@ fn run_eval(a: RunArgs) -> anyhow::Result<u8> {
         ),
         None => None,
     };
-    let client = Client::new(key.as_deref(), Duration::from_secs(a.timeout_s))?;
+    let clients = keys
+        .iter()
+        .map(|k| {
+            Client::new(
+                k.as_deref().or(key.as_deref()),
+                Duration::from_secs(a.timeout_s),
+            )
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let prompts = prompt_ids(&a.dir)?;
     for sub in ["outputs", "grading"] {
         std::fs::create_dir_all(a.dir.join(sub))?;
@@ -216,7 +279,7 @@ fn run_eval(a: RunArgs) -> anyhow::Result<u8> {
             messages.push(json!({"role": "system", "content": s}));
         }
         messages.push(json!({"role": "user", "content": user}));
-        for (label, model, url) in &tiers {
+        for ((label, model, url), client) in tiers.iter().zip(&clients) {
             let body = json!({"model": model, "messages": messages, "max_tokens": a.max_tokens, "temperature": 0.0});
             let t = Instant::now();
             let result =
@@ -417,7 +480,11 @@ fn date_prefix(name: &str) -> Option<(&str, &str)> {
 type Pool = (String, Vec<f64>, Vec<String>, Vec<String>);
 
 /// The `profile.json` of the graded evals under `root`.
-pub fn bootstrap_doc(root: &Path, extra_map: &[(String, String)]) -> anyhow::Result<Value> {
+pub fn bootstrap_doc(
+    root: &Path,
+    extra_map: &[(String, String)],
+    config_tiers: Option<&[String]>,
+) -> anyhow::Result<Value> {
     let mut labels: BTreeMap<String, String> = [
         ("frontier", "cloud"),
         ("heavy", "heavy-local"),
@@ -426,6 +493,9 @@ pub fn bootstrap_doc(root: &Path, extra_map: &[(String, String)]) -> anyhow::Res
     .into_iter()
     .map(|(a, b)| (a.to_owned(), b.to_owned()))
     .collect();
+    for id in config_tiers.unwrap_or_default() {
+        labels.insert(id.clone(), id.clone());
+    }
     labels.extend(extra_map.iter().cloned());
     anyhow::ensure!(
         root.is_dir(),
@@ -507,6 +577,14 @@ pub fn bootstrap_doc(root: &Path, extra_map: &[(String, String)]) -> anyhow::Res
                         j.display()
                     )
                 })?;
+                if let Some(ids) = config_tiers {
+                    anyhow::ensure!(
+                        ids.contains(tier),
+                        "{}: label {label:?} maps to tier {tier:?}, which the config does not declare \
+                         (use --tier-map {label}=TIER)",
+                        j.display()
+                    );
+                }
                 let e = pooled
                     .entry((tier.clone(), wc.as_str().to_owned()))
                     .or_insert_with(|| (label.clone(), vec![], vec![], vec![]));
@@ -563,7 +641,13 @@ fn bootstrap(a: BootstrapArgs) -> anyhow::Result<u8> {
             .with_context(|| format!("--tier-map {m}: expected LABEL=TIER"))?;
         extra.push((l.to_owned(), t.to_owned()));
     }
-    let doc = bootstrap_doc(&a.eval_data, &extra)?;
+    let ids: Option<Vec<String>> = a
+        .config
+        .as_deref()
+        .map(load_config)
+        .transpose()?
+        .map(|c| c.router.tiers.iter().map(|t| t.id.clone()).collect());
+    let doc = bootstrap_doc(&a.eval_data, &extra, ids.as_deref())?;
     write_json(&a.out, &doc)?;
     let entries = doc["entries"].as_array().cloned().unwrap_or_default();
     println!("wrote {} ({} entries)", a.out.display(), entries.len());

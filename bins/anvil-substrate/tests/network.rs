@@ -557,3 +557,158 @@ fn eval_runs_prompts_against_tiers_and_records_grades() {
     assert_eq!(out.status.code(), Some(1));
     assert!(!eval.join("grading/judge_p1_2.json").exists());
 }
+
+#[test]
+fn eval_runs_config_tiers_by_id_with_their_keys() {
+    let m = mock(Persona::Healthy);
+    let dir = TempDir::new();
+    let example =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/example-with-cloud.toml");
+    let config = std::fs::read_to_string(example)
+        .unwrap()
+        .replace("http://127.0.0.1:30001/v1", &m.base)
+        .replace("http://127.0.0.1:30000/v1", &m.base);
+    std::fs::write(dir.0.join("anvil.toml"), config).unwrap();
+    let eval = dir.0.join("evals/2026-07-02-planning-capability");
+    std::fs::create_dir_all(eval.join("prompts")).unwrap();
+    std::fs::write(eval.join("prompts/prompt_p.txt"), "What is 20 + 22?").unwrap();
+    let out = run_in(
+        &dir.0,
+        &[
+            "eval",
+            "run",
+            "--dir",
+            eval.to_str().unwrap(),
+            "--config",
+            "anvil.toml",
+            "--tier",
+            "fast-local",
+            "--tier",
+            "heavy-local",
+        ],
+        &[("ANVIL_FAST_LOCAL_KEY", "sk-fast-secret")],
+    );
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(!t.contains("sk-fast-secret"));
+    assert_eq!(
+        std::fs::read_to_string(eval.join("outputs/out_p__fast-local.md")).unwrap(),
+        "42"
+    );
+    let reqs: Vec<Value> = m.state.requests();
+    let by_model = |model: &str| {
+        reqs.iter()
+            .find(|r| r["body"]["model"] == model)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        by_model("gpt-oss-20b")["headers"]["authorization"],
+        "Bearer sk-fast-secret"
+    );
+    assert!(by_model("local-specialist")["headers"]
+        .get("authorization")
+        .is_none());
+
+    // an anthropic-dialect tier cannot be evaluated; an unknown id is named
+    let out = run_in(
+        &dir.0,
+        &[
+            "eval",
+            "run",
+            "--dir",
+            eval.to_str().unwrap(),
+            "--config",
+            "anvil.toml",
+            "--tier",
+            "cloud",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("only openai-dialect tiers"));
+    let out = run_in(
+        &dir.0,
+        &[
+            "eval",
+            "run",
+            "--dir",
+            eval.to_str().unwrap(),
+            "--tier",
+            "fast-local",
+        ],
+        &[],
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs --config"));
+
+    // bootstrap with the config: tier-id labels map to themselves
+    let anon: Value =
+        serde_json::from_str(&std::fs::read_to_string(eval.join("grading/anon_map.json")).unwrap())
+            .unwrap();
+    let dims = json!({"decomposition_granularity": 4, "requirement_coverage": 4, "dependency_correctness": 4,
+                      "acceptance_verifiability": 4, "faithfulness": 4});
+    let mut cands = serde_json::Map::new();
+    for letter in anon["p"].as_object().unwrap().values() {
+        cands.insert(
+            letter.as_str().unwrap().to_owned(),
+            json!({"scores": dims, "total": 20}),
+        );
+    }
+    let gfile = dir.0.join("g.json");
+    std::fs::write(&gfile, json!({"candidates": cands}).to_string()).unwrap();
+    let out = run_in(
+        &dir.0,
+        &[
+            "eval",
+            "grade",
+            "--dir",
+            eval.to_str().unwrap(),
+            "--prompt",
+            "p",
+            "--grades",
+            gfile.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let out = run_in(
+        &dir.0,
+        &[
+            "eval",
+            "bootstrap",
+            "--eval-data",
+            "evals",
+            "--config",
+            "anvil.toml",
+        ],
+        &[],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.0.join("profile.json")).unwrap())
+            .unwrap();
+    let rows: Vec<(String, String)> = doc["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["tier_id"].as_str().unwrap().to_owned(),
+                e["decision"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    // 20/25 = 0.8: allow-with-verify
+    assert_eq!(
+        rows,
+        vec![
+            ("fast-local".into(), "allow-with-verify".into()),
+            ("heavy-local".into(), "allow-with-verify".into()),
+        ]
+    );
+}
