@@ -51,7 +51,9 @@ const RUN_EXAMPLE: &str = "Example:
       --tier heavy=qwen3-coder-local@http://127.0.0.1:30000/v1 \\
       --tier fast=gpt-oss-20b@http://127.0.0.1:30001/v1
   # prdA-backlog heavy: ok 8.3s 1649 tokens -> outputs/out_prdA-backlog__heavy.md
-  # blind copies for the judges in grading/blind/<prompt>/<letter>.md";
+  # blind copies for the judges in grading/blind/<prompt>/<letter>.md
+  anvil-substrate eval run --dir evals/2026-06-28-planning-capability --config anvil.toml \\
+      --tier fast-local --tier heavy-local      # the config's tiers, by id";
 const GRADE_EXAMPLE: &str = "Example:
   anvil-substrate eval grade --dir evals/2026-06-28-planning-capability --prompt prdA-backlog \\
       --grades judge1.json
