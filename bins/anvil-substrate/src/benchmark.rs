@@ -1,5 +1,6 @@
 //! `anvil-substrate benchmark`: replay a request-size distribution against a streaming endpoint.
 //!
+//! The endpoint is `--base-url`/`--model`, or `--config`/`--tier` (see [`crate::endpoint`]).
 //! Request sizes come from, in order: `--ctx-tokens` (one fixed size), `--profile` (the context
 //! histogram of `profile`'s `role_split.json` — subagent calls, else main — or of
 //! `usage_aggregate.json`), else the built-in 0.4.0 mix (21.8 % 32K, 38.4 % 64K, 30.4 % 128K,
@@ -41,7 +42,8 @@ const EXAMPLE: &str = "Examples:
   # TTFT  p50/p90/p95/p99:  0.81s / 2.40s / 3.10s / 3.90s
   # throughput:       412 output tok/s (aggregate)
   # prefix-cache hit: 71.3% avg cached prompt tokens (KEY KPI)
-  anvil-substrate benchmark --base-url http://127.0.0.1:30000/v1 --model local-specialist --burst 16";
+  anvil-substrate benchmark --base-url http://127.0.0.1:30000/v1 --model local-specialist --burst 16
+  anvil-substrate benchmark --config anvil.toml --tier heavy-local --requests 20";
 
 /// The built-in size mix: (context tokens, weight).
 const BUILT_IN: [(u64, f64); 4] = [
@@ -55,18 +57,8 @@ const BUILT_IN: [(u64, f64); 4] = [
 #[derive(Debug, Args)]
 #[command(after_help = EXAMPLE)]
 pub struct BenchmarkArgs {
-    /// OpenAI-compatible base URL (with /v1)
-    #[arg(long, value_name = "URL")]
-    base_url: String,
-    /// Model name to request
-    #[arg(long)]
-    model: String,
-    /// API key sent as a Bearer token (prefer --api-key-env)
-    #[arg(long, value_name = "KEY", conflicts_with = "api_key_env")]
-    api_key: Option<String>,
-    /// Name of an environment variable holding the API key
-    #[arg(long, value_name = "VAR")]
-    api_key_env: Option<String>,
+    #[command(flatten)]
+    endpoint: crate::endpoint::Endpoint,
     /// Requests in mixed mode
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..))]
     requests: u32,
@@ -314,13 +306,8 @@ fn ttft_bars(xs: &[f64]) -> Vec<Bar> {
 
 /// Runs the verb.
 pub fn run(a: BenchmarkArgs) -> anyhow::Result<u8> {
-    let key = match (&a.api_key, &a.api_key_env) {
-        (Some(k), _) => Some(k.clone()),
-        (None, Some(var)) => Some(
-            std::env::var(var).with_context(|| format!("environment variable {var} is not set"))?,
-        ),
-        (None, None) => None,
-    };
+    let ep = a.endpoint.resolve()?;
+    let key = ep.key.clone();
     let mix = match (&a.profile, a.ctx_tokens) {
         (_, n) if n > 0 => vec![(n, 1.0)],
         (Some(p), _) => profile_mix(p)?,
@@ -333,7 +320,7 @@ pub fn run(a: BenchmarkArgs) -> anyhow::Result<u8> {
     let max_len = if a.max_model_len > 0 {
         Some(a.max_model_len)
     } else {
-        rt.block_on(probe_len(&client, &a.base_url, &a.model))
+        rt.block_on(probe_len(&client, &ep.base_url, &ep.model))
     };
     let cap = max_len.map(|l| l.saturating_sub(a.max_tokens + a.margin).max(256));
     let (n, concurrency, burst) = if a.burst > 0 {
@@ -344,7 +331,7 @@ pub fn run(a: BenchmarkArgs) -> anyhow::Result<u8> {
     let prefix =
         filler(0, 0).repeat((((a.shared_prefix_tokens as f64 * 0.75).floor() as usize) / 6).max(1));
     let targets = sizes(&mix, n, a.seed);
-    let url = join(&a.base_url, "chat/completions");
+    let url = join(&ep.base_url, "chat/completions");
     let bodies: Vec<(u64, Value)> = targets
         .iter()
         .enumerate()
@@ -352,7 +339,7 @@ pub fn run(a: BenchmarkArgs) -> anyhow::Result<u8> {
             let ctx = cap.map_or(*size, |c| (*size).min(c));
             let uniq = if burst { 0 } else { i as u64 };
             let mut body = json!({
-                "model": a.model,
+                "model": ep.model,
                 "messages": [{"role": "user", "content": prompt(&prefix, uniq, ctx, cap)}],
                 "max_tokens": a.max_tokens,
                 "temperature": 0.0,
@@ -372,8 +359,8 @@ pub fn run(a: BenchmarkArgs) -> anyhow::Result<u8> {
     };
     println!(
         "BENCH {} model={}  n={n} concurrency={concurrency} {mode} max_tokens={}{}{}",
-        a.base_url,
-        a.model,
+        ep.base_url,
+        ep.model,
         a.max_tokens,
         match (max_len, cap) {
             (Some(l), Some(c)) => format!(" max_model_len={l}(ctx<={c})"),
@@ -464,7 +451,7 @@ pub fn run(a: BenchmarkArgs) -> anyhow::Result<u8> {
         let mut ctx_sizes: Vec<u64> = bodies.iter().map(|(c, _)| *c).collect();
         ctx_sizes.sort_unstable();
         let doc = json!({
-            "base_url": a.base_url, "model": a.model, "mode": mode, "requests": n, "concurrency": concurrency,
+            "base_url": ep.base_url, "model": ep.model, "mode": mode, "requests": n, "concurrency": concurrency,
             "max_tokens": a.max_tokens, "max_model_len": max_len, "ctx_cap": cap,
             "ctx_tokens": {"p50": crate::stats::pct(&ctx_sizes, 50.0), "max": ctx_sizes.last()},
             "completed": ok.len(), "failed": errors.len(), "errors": errors.iter().take(20).collect::<Vec<_>>(),

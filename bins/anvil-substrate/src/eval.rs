@@ -138,24 +138,6 @@ pub struct BootstrapArgs {
     config: Option<PathBuf>,
 }
 
-/// Loads an anvil config (the same validation as `config check`).
-fn load_config(path: &Path) -> anyhow::Result<anvil_config::Config> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    anvil_config::parse(&text).map_err(|errors| {
-        let first = errors
-            .iter()
-            .next()
-            .map(ToString::to_string)
-            .unwrap_or_default();
-        anyhow::anyhow!(
-            "{}: {} error(s) in the config, first: {first}",
-            path.display(),
-            errors.len()
-        )
-    })
-}
-
 fn read_json(path: &Path) -> anyhow::Result<Value> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -199,7 +181,11 @@ fn prompt_ids(dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
 }
 
 fn run_eval(a: RunArgs) -> anyhow::Result<u8> {
-    let config = a.config.as_deref().map(load_config).transpose()?;
+    let config = a
+        .config
+        .as_deref()
+        .map(crate::endpoint::load_config)
+        .transpose()?;
     let mut tiers = Vec::new();
     let mut keys: Vec<Option<String>> = Vec::new();
     for t in &a.tiers {
@@ -207,24 +193,8 @@ fn run_eval(a: RunArgs) -> anyhow::Result<u8> {
             let config = config.as_ref().with_context(|| {
                 format!("--tier {t}: a tier id needs --config (or give LABEL=MODEL@URL)")
             })?;
-            let tier = config
-                .router
-                .tier(t)
-                .with_context(|| format!("--tier {t}: the config declares no such tier"))?;
-            anyhow::ensure!(
-                tier.dialect == anvil_config::Dialect::OpenAi,
-                "--tier {t}: only openai-dialect tiers can be evaluated"
-            );
-            let model = tier
-                .model
-                .clone()
-                .with_context(|| format!("--tier {t}: the tier sets no model"))?;
-            let key = tier
-                .auth_env
-                .as_ref()
-                .and_then(|var| std::env::var(var).ok())
-                .filter(|k| !k.is_empty());
-            tiers.push((t.clone(), model, tier.base_url.clone()));
+            let (url, model, key) = crate::endpoint::config_tier(config, t)?;
+            tiers.push((t.clone(), model, url));
             keys.push(key);
             continue;
         }
@@ -646,7 +616,7 @@ fn bootstrap(a: BootstrapArgs) -> anyhow::Result<u8> {
     let ids: Option<Vec<String>> = a
         .config
         .as_deref()
-        .map(load_config)
+        .map(crate::endpoint::load_config)
         .transpose()?
         .map(|c| c.router.tiers.iter().map(|t| t.id.clone()).collect());
     let doc = bootstrap_doc(&a.eval_data, &extra, ids.as_deref())?;

@@ -26,6 +26,7 @@ use clap::{Args, Parser, Subcommand};
 mod benchmark;
 mod cache_prune;
 mod deploy;
+mod endpoint;
 mod eval;
 mod http;
 mod models;

@@ -16,6 +16,7 @@
 //!    empty answer whose reasoning used the budget (finish reason `length`, or reasoning text) is
 //!    reported as thinking starvation. Any other check whose answer starved says so too.
 //!
+//! The endpoint is `--base-url`/`--model`, or `--config`/`--tier` (see [`crate::endpoint`]).
 //! Every request is a non-streaming `POST <base>/chat/completions` with `temperature: 0` and
 //! `max_tokens` (256); `--no-thinking` adds `chat_template_kwargs: {enable_thinking: false}`.
 //! Exit 0 when every check passes, 1 otherwise (the failed checks are named on the RESULT line).
@@ -35,7 +36,8 @@ const EXAMPLE: &str = "Example:
   # PRE-FLIGHT  http://127.0.0.1:30000/v1  model=local-specialist  thinking=default
   # [PASS] smoke (short coding)          0.4s got='sum(xs)'
   # [FAIL] needle @ ~32000 ctx            2.1s ctx~32000 got='I could not find a launch code.'
-  # RESULT: FAILURES PRESENT (needle @ ~32000 ctx)      -> exit 1";
+  # RESULT: FAILURES PRESENT (needle @ ~32000 ctx)      -> exit 1
+  anvil-substrate preflight --config anvil.toml --tier fast-local   # a tier of the router config";
 
 /// The needle inserted into the haystack.
 pub const NEEDLE: &str = "ZEBRA-42917-QUARTZ";
@@ -46,18 +48,8 @@ const GARBAGE: [&str; 4] = ["<<tool", "<|", "function=", "\u{FFFD}"];
 #[derive(Debug, Args)]
 #[command(after_help = EXAMPLE)]
 pub struct PreflightArgs {
-    /// OpenAI-compatible base URL (with /v1)
-    #[arg(long, value_name = "URL")]
-    base_url: String,
-    /// Model name to request
-    #[arg(long)]
-    model: String,
-    /// API key sent as a Bearer token (prefer --api-key-env)
-    #[arg(long, value_name = "KEY", conflicts_with = "api_key_env")]
-    api_key: Option<String>,
-    /// Name of an environment variable holding the API key
-    #[arg(long, value_name = "VAR")]
-    api_key_env: Option<String>,
+    #[command(flatten)]
+    endpoint: crate::endpoint::Endpoint,
     /// Approximate tokens of the needle-in-a-haystack prompt
     #[arg(long, default_value_t = 128_000, value_parser = clap::value_parser!(u64).range(1..))]
     needle_ctx: u64,
@@ -384,17 +376,12 @@ async fn checks(r: &Runner, needle_ctx: u64, batch: u32) -> Vec<Outcome> {
 
 /// Runs the verb.
 pub fn run(a: PreflightArgs) -> anyhow::Result<u8> {
-    let key = match (&a.api_key, &a.api_key_env) {
-        (Some(k), _) => Some(k.clone()),
-        (None, Some(var)) => Some(
-            std::env::var(var).with_context(|| format!("environment variable {var} is not set"))?,
-        ),
-        (None, None) => None,
-    };
+    let ep = a.endpoint.resolve()?;
+    let key = ep.key.clone();
     let runner = Runner {
         client: Client::new(key.as_deref(), Duration::from_secs(a.timeout_s))?,
-        url: join(&a.base_url, "chat/completions"),
-        model: a.model.clone(),
+        url: join(&ep.base_url, "chat/completions"),
+        model: ep.model.clone(),
         max_tokens: a.max_tokens,
         no_thinking: a.no_thinking,
     };
@@ -409,7 +396,7 @@ pub fn run(a: PreflightArgs) -> anyhow::Result<u8> {
         .collect();
     if a.json {
         let doc = json!({
-            "base_url": a.base_url, "model": a.model, "thinking": !a.no_thinking,
+            "base_url": ep.base_url, "model": ep.model, "thinking": !a.no_thinking,
             "checks": results.iter().map(|o| json!({"name": o.name, "pass": o.pass, "detail": o.detail})).collect::<Vec<_>>(),
             "pass": failed.is_empty(),
         });
@@ -418,8 +405,8 @@ pub fn run(a: PreflightArgs) -> anyhow::Result<u8> {
         let rule = "-".repeat(60);
         println!(
             "PRE-FLIGHT  {}  model={}  thinking={}",
-            a.base_url,
-            a.model,
+            ep.base_url,
+            ep.model,
             if a.no_thinking {
                 "off (enable_thinking=False)"
             } else {

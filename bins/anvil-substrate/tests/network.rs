@@ -712,3 +712,62 @@ fn eval_runs_config_tiers_by_id_with_their_keys() {
         ]
     );
 }
+
+#[test]
+fn preflight_and_benchmark_test_a_config_tier_by_id() {
+    let m = mock(Persona::Healthy);
+    let dir = TempDir::new();
+    let example =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/example-with-cloud.toml");
+    let config = std::fs::read_to_string(example)
+        .unwrap()
+        .replace("http://127.0.0.1:30000/v1", &m.base);
+    std::fs::write(dir.0.join("anvil.toml"), config).unwrap();
+    let out = run_in(
+        &dir.0,
+        &[
+            "preflight",
+            "--config",
+            "anvil.toml",
+            "--tier",
+            "heavy-local",
+            "--needle-ctx",
+            "500",
+            "--tool-batch",
+            "2",
+        ],
+        &[("ANVIL_HEAVY_LOCAL_KEY", "sk-heavy-secret")],
+    );
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains("model=local-specialist"), "{t}");
+    assert!(!t.contains("sk-heavy-secret"));
+    for r in m.state.requests() {
+        assert_eq!(r["headers"]["authorization"], "Bearer sk-heavy-secret");
+        assert_eq!(r["body"]["model"], "local-specialist");
+    }
+    let out = run_in(
+        &dir.0,
+        &[
+            "benchmark",
+            "--config",
+            "anvil.toml",
+            "--tier",
+            "heavy-local",
+            "--requests",
+            "2",
+            "--ctx-tokens",
+            "500",
+            "--max-tokens",
+            "4",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    // usage errors: a tier without a config, neither a tier nor a base URL
+    let out = run_in(&dir.0, &["preflight", "--tier", "heavy-local"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = run_in(&dir.0, &["benchmark", "--model", "m"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+}
