@@ -38,6 +38,11 @@ fn fixtures() -> PathBuf {
 
 /// Runs the binary with a clean environment: HOME in `home`, no HF or anvil variables.
 fn run(home: &Path, args: &[&str]) -> Output {
+    run_env(home, args, &[])
+}
+
+/// [`run`] with some variables set.
+fn run_env(home: &Path, args: &[&str], env: &[(&str, &Path)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_anvil-substrate"));
     cmd.args(args).env("HOME", home).current_dir(home);
     for k in [
@@ -51,6 +56,9 @@ fn run(home: &Path, args: &[&str]) -> Output {
         "HF_TOKEN",
     ] {
         cmd.env_remove(k);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
     }
     cmd.output().unwrap()
 }
@@ -318,6 +326,31 @@ fn models_sync_flags_gguf_and_the_sm120_risks() {
     );
     let (again, _) = sync(&dir.0);
     assert!(again.contains("NEW_MODELS: none"), "{again}");
+}
+
+#[test]
+fn models_sync_reads_the_roots_from_the_environment() {
+    let dir = TempDir::new();
+    let hub = fixtures().join("hf-cache/hub");
+    let dirs = fixtures().join("model-dirs");
+    // HF_HUB_CACHE is the hub folder itself (no /hub appended), as huggingface_hub reads it
+    let out = run_env(&dir.0, &["models", "sync"], &[("HF_HUB_CACHE", &hub)]);
+    assert!(ok(&out).contains("discovered 5 model folders"));
+    // HF_HOME gets /hub appended; ANVIL_MODEL_DIRS adds plain folders; the default output folder
+    let home = dir.0.join("hf-home");
+    copy_tree(&hub, &home.join("hub"));
+    let out = run_env(
+        &dir.0,
+        &["models", "sync"],
+        &[("HF_HOME", &home), ("ANVIL_MODEL_DIRS", &dirs)],
+    );
+    assert!(ok(&out).contains("discovered 7 model folders"));
+    assert!(dir.0.join("model-library/INDEX.md").is_file());
+    // ~/.cache/huggingface/hub under HOME is a default root too; --no-default-roots drops it
+    copy_tree(&hub, &dir.0.join(".cache/huggingface/hub"));
+    assert!(ok(&run(&dir.0, &["models", "sync"])).contains("discovered 5 model folders"));
+    assert!(ok(&run(&dir.0, &["models", "sync", "--no-default-roots"]))
+        .contains("discovered 0 model folders"));
 }
 
 // ---------------------------------------------------------------- deploy
