@@ -1,17 +1,18 @@
-//! `anvil-mock-upstream [--host 127.0.0.1] [--port 0]`: binds, prints
+//! `anvil-mock-upstream [--host 127.0.0.1] [--port 0] [--persona NAME]`: binds, prints
 //! `listening on http://HOST:PORT` and serves the mock until SIGTERM or SIGINT.
 #![allow(clippy::print_stdout)]
 
 use std::io::Write;
 
-use anvil_mock_upstream::{serve, MockState};
+use anvil_mock_upstream::{serve, MockState, Persona};
 use anyhow::{bail, Context};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 
-fn parse_args() -> anyhow::Result<(String, u16)> {
+fn parse_args() -> anyhow::Result<(String, u16, Option<Persona>)> {
     let mut host = "127.0.0.1".to_owned();
     let mut port = 0u16;
+    let mut persona = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let (name, inline) = match arg.split_once('=') {
@@ -27,19 +28,32 @@ fn parse_args() -> anyhow::Result<(String, u16)> {
         match name.as_str() {
             "--host" => host = value()?,
             "--port" => port = value()?.parse().context("--port must be a port number")?,
+            "--persona" => {
+                let name = value()?;
+                let names: Vec<&str> = Persona::ALL.iter().map(|(n, _)| *n).collect();
+                persona = Some(Persona::from_name(&name).with_context(|| {
+                    format!(
+                        "unknown persona {name}; expected one of {}",
+                        names.join(", ")
+                    )
+                })?);
+            }
             "-h" | "--help" => {
-                println!("usage: anvil-mock-upstream [--host 127.0.0.1] [--port 0]");
+                println!(
+                    "usage: anvil-mock-upstream [--host 127.0.0.1] [--port 0] [--persona NAME]"
+                );
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other}"),
         }
     }
-    Ok((host, port))
+    Ok((host, port, persona))
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let (host, port) = parse_args()?;
+    let (host, port, persona) = parse_args()?;
+    let state = persona.map_or_else(MockState::new, MockState::with_persona);
     let listener = TcpListener::bind((host.as_str(), port))
         .await
         .with_context(|| format!("cannot bind {host}:{port}"))?;
@@ -50,7 +64,7 @@ async fn main() -> anyhow::Result<()> {
     println!("listening on http://{addr}");
     std::io::stdout().flush()?;
     tokio::select! {
-        () = serve(listener, MockState::new()) => {}
+        () = serve(listener, state) => {}
         _ = sigint.recv() => {}
         _ = sigterm.recv() => {}
     }

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 #[derive(Clone, Debug, Default)]
 pub struct MockState {
     inner: Arc<Mutex<Logs>>,
+    persona: Option<Arc<crate::persona::PersonaState>>,
 }
 
 #[derive(Debug, Default)]
@@ -33,6 +34,18 @@ impl MockState {
     /// Empty logs; the first request gets sequence number 1.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Empty logs, answering Chat Completions as `persona` (see [`crate::Persona`]).
+    pub fn with_persona(persona: crate::Persona) -> Self {
+        Self {
+            persona: Some(Arc::new(crate::persona::PersonaState::new(persona))),
+            ..Self::default()
+        }
+    }
+
+    pub(crate) fn persona(&self) -> Option<&crate::persona::PersonaState> {
+        self.persona.as_deref()
     }
 
     fn lock(&self) -> MutexGuard<'_, Logs> {
