@@ -463,7 +463,15 @@ async fn a_commit_window_held_for_30_s_sends_keepalives_at_least_every_10_s() {
     let mock = Mock::start().unwrap();
     let dir = TempDir::new("anvil-e2e-verify-keepalive").unwrap();
     let router = start(&mock, &dir, PRESETS);
-    for dialect in [Dialect::Anthropic, Dialect::Chat] {
+    // Both dialects at once: each window holds for 30 s.
+    tokio::join!(
+        held_30_s(&router, Dialect::Anthropic),
+        held_30_s(&router, Dialect::Chat)
+    );
+}
+
+async fn held_30_s(router: &Router, dialect: Dialect) {
+    {
         // The fast tier streams its answer over 30 s; the window holds it all that time.
         let mut body = dialect.text_request("chat", "Count slowly. MOCK:slow=3000:10", true);
         body["max_tokens"] = json!(256);
