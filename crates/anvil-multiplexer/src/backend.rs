@@ -132,6 +132,15 @@ impl Drop for ProcessGroup {
     }
 }
 
+/// The multiplexer's stderr, for an engine's stdout (or nothing if it cannot be duplicated).
+fn engine_log() -> Stdio {
+    use std::os::fd::AsFd;
+    std::io::stderr()
+        .as_fd()
+        .try_clone_to_owned()
+        .map_or_else(|_| Stdio::null(), Stdio::from)
+}
+
 fn describe(status: ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
@@ -187,8 +196,9 @@ impl Backend for ProcessBackend {
                 cmd.args(args)
                     .envs(&engine.env)
                     .stdin(Stdio::null())
-                    // The engine's logs are its own: they go where the multiplexer's stderr goes.
-                    .stdout(Stdio::inherit())
+                    // The engine's logs go where the multiplexer's stderr goes (stdout carries
+                    // the multiplexer's own `listening on` line).
+                    .stdout(engine_log())
                     .stderr(Stdio::inherit())
                     .process_group(0)
                     .kill_on_drop(true);

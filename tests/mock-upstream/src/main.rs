@@ -1,6 +1,9 @@
 //! `anvil-mock-upstream [--host 127.0.0.1] [--port 0]`: binds, prints
 //! `listening on http://HOST:PORT` and serves the mock until SIGTERM or SIGINT.
-#![allow(clippy::print_stdout)]
+//!
+//! As a fake model engine (the multiplexer's tests): `--start-delay-ms N` waits N ms before
+//! binding (a slow model load), `--crash-on-start` then exits with status 3 instead of serving.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::io::Write;
 
@@ -9,9 +12,17 @@ use anyhow::{bail, Context};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 
-fn parse_args() -> anyhow::Result<(String, u16)> {
+/// Fake-engine start-up: delay before binding, and whether to crash instead of serving.
+#[derive(Default)]
+struct Startup {
+    delay_ms: u64,
+    crash: bool,
+}
+
+fn parse_args() -> anyhow::Result<(String, u16, Startup)> {
     let mut host = "127.0.0.1".to_owned();
     let mut port = 0u16;
+    let mut startup = Startup::default();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let (name, inline) = match arg.split_once('=') {
@@ -27,19 +38,37 @@ fn parse_args() -> anyhow::Result<(String, u16)> {
         match name.as_str() {
             "--host" => host = value()?,
             "--port" => port = value()?.parse().context("--port must be a port number")?,
+            "--start-delay-ms" => {
+                startup.delay_ms = value()?.parse().context("--start-delay-ms must be ms")?;
+            }
+            "--crash-on-start" => startup.crash = true,
             "-h" | "--help" => {
-                println!("usage: anvil-mock-upstream [--host 127.0.0.1] [--port 0]");
+                println!(
+                    "usage: anvil-mock-upstream [--host 127.0.0.1] [--port 0] \
+                     [--start-delay-ms N] [--crash-on-start]"
+                );
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other}"),
         }
     }
-    Ok((host, port))
+    Ok((host, port, startup))
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let (host, port) = parse_args()?;
+    let (host, port, startup) = parse_args()?;
+    if startup.delay_ms > 0 || startup.crash {
+        let mut sigterm = signal(SignalKind::terminate())?;
+        tokio::select! {
+            () = tokio::time::sleep(std::time::Duration::from_millis(startup.delay_ms)) => {}
+            _ = sigterm.recv() => return Ok(()),
+        }
+        if startup.crash {
+            eprintln!("anvil-mock-upstream: crashing on start as asked (--crash-on-start)");
+            std::process::exit(3);
+        }
+    }
     let listener = TcpListener::bind((host.as_str(), port))
         .await
         .with_context(|| format!("cannot bind {host}:{port}"))?;
