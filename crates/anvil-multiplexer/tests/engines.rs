@@ -267,7 +267,7 @@ async fn a_hung_start_hits_its_deadline_and_the_engine_is_killed() {
         );
     }
     // No mock other than the resident "a" is left among our children.
-    let resident = u32::try_from(mux.residency().resident_pid.unwrap()).unwrap();
+    let resident = mux.residency().resident_pid.unwrap();
     let me = std::process::id();
     let children: Vec<u32> = std::fs::read_dir("/proc")
         .unwrap()
