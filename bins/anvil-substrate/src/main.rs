@@ -20,6 +20,8 @@ use anvil_policy::profile::{Decision, ProfileEntry};
 use anvil_profile_store::{default_db_path, DecisionRecord, Store};
 use clap::{Args, Parser, Subcommand};
 
+mod multiplexer;
+
 /// Exit status for an invalid or unreadable configuration or bad arguments.
 const EXIT_USAGE: u8 = 2;
 /// Exit status for a store failure.
@@ -43,6 +45,8 @@ enum Command {
     /// The decision log: one record per routed request
     #[command(subcommand)]
     Decisions(DecisionsCommand),
+    /// One GPU, one resident model: swap engines on demand behind one endpoint
+    Multiplexer(multiplexer::MultiplexerArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -218,6 +222,7 @@ fn store_failure(e: anvil_profile_store::StoreError) -> Failure {
 async fn run(command: Command) -> Result<(), Failure> {
     match command {
         Command::Config(ConfigCommand::Check { .. }) => Ok(()),
+        Command::Multiplexer(args) => multiplexer::run(args).await,
         Command::Quality(QualityCommand::Show { store }) => {
             let (config, store) = open_store(&store).await?;
             let rows = store.rows().await.map_err(store_failure)?;

@@ -638,8 +638,9 @@ impl<B: Backend> Multiplexer<B> {
         }
     }
 
-    /// Stops taking requests, cancels a swap in progress and stops the resident engine.
-    pub async fn shutdown(&self) {
+    /// Refuses new leases and cancels a swap in progress (its waiters get
+    /// [`MuxError::ShuttingDown`]); requests already served by the resident engine go on.
+    pub fn close(&self) {
         self.inner.shared.update(|st| st.closing = true);
         let task = self
             .inner
@@ -651,6 +652,11 @@ impl<B: Backend> Multiplexer<B> {
             // A cancelled start drops its engine, which kills the engine's process group.
             task.abort();
         }
+    }
+
+    /// [`Self::close`], then stops the resident engine.
+    pub async fn shutdown(&self) {
+        self.close();
         let mut slot = Arc::clone(&self.inner.slot).lock_owned().await;
         if let Some((engine, running)) = slot.current.take() {
             tracing::info!(engine = %engine.name, "stopping the resident engine");
