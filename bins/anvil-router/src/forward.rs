@@ -71,6 +71,7 @@ impl Draft {
                 "tier": d.tier, "reason": d.reason.as_str(), "detail": d.reason.to_string(),
             })).collect::<Vec<_>>(),
             "notes": plan.notes,
+            "residency": routing.residency,
         });
         // The prompt is kept only when the operator opted in; the log strips it otherwise.
         let prompt = state
@@ -441,6 +442,7 @@ async fn generate_inner(
         hints,
         &canonical,
         &state.breakers.open_tiers(std::time::Instant::now()),
+        &state.residency.load(),
     );
     let stream = json.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let draft = Draft::new(&state, &request_id, &routing, &canonical);
@@ -871,6 +873,7 @@ pub async fn count_tokens(ctx: Ctx, bytes: Bytes) -> Response<Body> {
         hints,
         &canonical,
         &ctx.state.breakers.open_tiers(std::time::Instant::now()),
+        &ctx.state.residency.load(),
     );
     let counting = routing
         .plan
@@ -925,6 +928,7 @@ fn decide_inner(ctx: &Ctx, bytes: &[u8]) -> Result<Value, ApiError> {
         hints,
         &canonical,
         &ctx.state.breakers.open_tiers(std::time::Instant::now()),
+        &ctx.state.residency.load(),
     );
     let plan = &routing.plan;
     let Some(first) = plan.candidates.first() else {

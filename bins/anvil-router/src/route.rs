@@ -20,6 +20,8 @@ pub struct Routing {
     pub classification: Classification,
     pub needs: Needs,
     pub plan: Plan,
+    /// The residency the plan was made with, for the decision record (`null`: no multiplexer).
+    pub residency: Value,
 }
 
 /// The Tier-0 verdict as the router records it.
@@ -117,6 +119,8 @@ pub fn needs(request: &canonical::Request, prompt_tokens: u64) -> Needs {
 }
 
 /// Resolves intent, classifies and plans.
+// Each argument is one borrowed per-request input the plan reads; a struct would only rename them.
+#[allow(clippy::too_many_arguments)]
 pub fn route(
     config: &RouterConfig,
     profile: &Arc<ProfileSnapshot>,
@@ -125,6 +129,7 @@ pub fn route(
     hints: Hints,
     request: &canonical::Request,
     open_breakers: &[String],
+    residency: &crate::residency::Snapshot,
 ) -> Routing {
     let intent = resolve_intent(config, model, &hints);
     let classification = classify(request);
@@ -138,14 +143,16 @@ pub fn route(
         needs,
         profile,
         open_breakers,
-        resident: None,
+        resident: residency.resident.as_deref(),
         bound,
+        cold: &residency.cold,
     });
     Routing {
         hints,
         classification,
         needs,
         plan,
+        residency: residency.to_json(),
     }
 }
 

@@ -1139,6 +1139,14 @@ fn tier(
     let multiplexer = cx.string(t, path, "multiplexer").and_then(|s| {
         let problem = match check_base_url(&s.value) {
             Err(msg) => Some(msg),
+            Ok(())
+                if !s
+                    .value
+                    .get(..7)
+                    .is_some_and(|p| p.eq_ignore_ascii_case("http://")) =>
+            {
+                Some("must be an http:// URL (the multiplexer runs on this machine)".to_owned())
+            }
             Ok(()) if privacy == Some(Privacy::Cloud) => Some(
                 "a multiplexer serves local engines; a cloud tier cannot sit behind one".to_owned(),
             ),

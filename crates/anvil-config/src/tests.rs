@@ -1000,6 +1000,15 @@ fn multiplexer_errors() {
         &[(12, 15, "router.tiers[0].multiplexer", "not a URL")],
     );
     check(
+        &append("model = \"m\"\nmultiplexer = \"https://gpu-box:8100\""),
+        &[(
+            12,
+            15,
+            "router.tiers[0].multiplexer",
+            "must be an http:// URL",
+        )],
+    );
+    check(
         &append("model = \"m\"\nmultiplexer = 8100"),
         &[(12, 15, "router.tiers[0].multiplexer", "expected a string")],
     );
