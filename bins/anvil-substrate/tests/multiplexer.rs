@@ -12,11 +12,31 @@ use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_anvil-substrate");
 
+/// `cargo`, without the variables cargo sets for this test (`CARGO_PKG_*`, `CARGO_MANIFEST_DIR`,
+/// …): build scripts that read them would rebuild, and the outer build would rebuild them back.
+fn cargo() -> Command {
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy().into_owned();
+        let per_test = [
+            "CARGO_PKG_",
+            "CARGO_MANIFEST_",
+            "CARGO_CRATE_",
+            "CARGO_BIN_",
+            "CARGO_PRIMARY_PACKAGE",
+            "CARGO_TARGET_TMPDIR",
+        ];
+        if per_test.iter().any(|p| name.starts_with(p)) {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
 /// The mock upstream (the fake engine), built with cargo (it is another package's binary).
 fn mock_bin() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let out = Command::new(cargo)
+    let out = cargo()
         .args(["build", "--quiet", "-p", "anvil-mock-upstream"])
         .args(["--bin", "anvil-mock-upstream"])
         .args(["--message-format", "json-render-diagnostics"])
