@@ -224,6 +224,7 @@ async fn a_hung_start_hits_its_deadline_and_the_engine_is_killed() {
         &["--start-delay-ms", "3600000"],
         Duration::from_millis(800),
     );
+    let (a_port, hung_port) = (a.port, hung.port);
     let (mux, url) = serve(vec![a, hung]).await;
     mux.swap_to("a").await.unwrap();
     let mut changes = mux.subscribe();
@@ -266,22 +267,28 @@ async fn a_hung_start_hits_its_deadline_and_the_engine_is_killed() {
             "{phase} not seen in {phases:?}"
         );
     }
-    // No mock other than the resident "a" is left among our children.
-    let resident = mux.residency().resident_pid.unwrap();
-    let me = std::process::id();
-    let children: Vec<u32> = std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-                s.rsplit(')').next().unwrap_or("").split_whitespace().nth(1)
-                    == Some(me.to_string().as_str())
+    // The hung engine is gone: no live process runs with its port argument (tests in the same
+    // process may have engines of their own, so look for this one by its command line).
+    let with_port = |port: u16| -> Vec<u32> {
+        let arg = format!("--port\0{port}\0");
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
+            .filter(|pid| {
+                std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&arg))
             })
-        })
-        .filter(|pid| alive(*pid))
-        .collect();
-    assert_eq!(children, [resident], "only the resident engine is running");
+            .filter(|pid| alive(*pid))
+            .collect()
+    };
+    assert!(
+        with_port(hung_port).is_empty(),
+        "{:?}",
+        with_port(hung_port)
+    );
+    let resident = mux.residency().resident_pid.unwrap();
+    assert_eq!(with_port(a_port), [resident], "the resident engine runs");
     mux.shutdown().await;
     assert!(eventually(Duration::from_secs(5), || !alive(resident)).await);
 }
