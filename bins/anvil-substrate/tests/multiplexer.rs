@@ -211,7 +211,11 @@ fn sigterm_stops_the_resident_engine_and_its_children() {
     );
     let leader = u32::try_from(leader.unwrap()).unwrap();
     let members = group(leader);
-    assert_eq!(members.len(), 2, "sh and the mock: {members:?}");
+    assert_eq!(
+        members.len(),
+        3,
+        "the engine's sh, its mock, the lifeline: {members:?}"
+    );
     let (status, body) = http(
         &addr,
         "POST",
@@ -223,6 +227,29 @@ fn sigterm_stops_the_resident_engine_and_its_children() {
     sigterm(&mux);
     let status = exit_within(&mut mux, Duration::from_secs(15));
     assert!(status.success(), "{status:?}");
+    assert!(
+        eventually(Duration::from_secs(5), || group(leader).is_empty()),
+        "left behind: {:?}",
+        group(leader)
+    );
+}
+
+#[test]
+fn even_a_sigkilled_multiplexer_leaves_no_engine_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut mux, addr) = start(&config(dir.path()));
+    let mut leader = None;
+    assert!(eventually(Duration::from_secs(20), || {
+        let (_, body) = http(&addr, "GET", "/residency", "");
+        let r: Value = serde_json::from_str(&body).unwrap();
+        leader = r["resident_pid"].as_u64();
+        r["resident"] == "wrapped"
+    }));
+    let leader = u32::try_from(leader.unwrap()).unwrap();
+    assert_eq!(group(leader).len(), 3);
+    // No destructor runs: only the lifeline can clean up.
+    mux.kill().unwrap();
+    mux.wait().unwrap();
     assert!(
         eventually(Duration::from_secs(5), || group(leader).is_empty()),
         "left behind: {:?}",

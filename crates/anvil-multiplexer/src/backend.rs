@@ -4,8 +4,11 @@
 //! processes in their own process group (so an engine's own children die with it), SIGTERM to the
 //! group, then SIGKILL after the engine's grace period; docker-compose services through
 //! `docker compose up -d` / `docker compose stop`. A [`Running`] engine that is dropped without
-//! being stopped (a cancelled start, a runtime shutting down) has its whole group SIGKILLed, so no
-//! engine outlives the multiplexer.
+//! being stopped (a cancelled start, a runtime shutting down) has its whole group SIGKILLed. And
+//! should the multiplexer die without running any destructor (SIGKILL, OOM killer), each engine
+//! group holds a *lifeline*: a `sh` in the group blocked reading a pipe whose other end only the
+//! multiplexer holds; when the kernel closes that end, the read returns and the shell SIGKILLs the
+//! group. So no engine outlives the multiplexer.
 
 use std::future::Future;
 use std::process::{ExitStatus, Stdio};
@@ -17,7 +20,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use rustix::process::{kill_process_group, Pid, Signal};
-use tokio::process::{Child, Command};
+use tokio::process::{Child, ChildStdin, Command};
 
 use crate::config::{EngineSpec, Launch};
 
@@ -100,7 +103,7 @@ impl ProcessBackend {
 #[derive(Debug)]
 pub enum Running {
     /// A child process leading its own process group.
-    Process(ProcessGroup),
+    Process(Box<ProcessGroup>),
     /// A compose service (`docker compose up -d` has returned).
     Compose,
 }
@@ -110,6 +113,32 @@ pub enum Running {
 pub struct ProcessGroup {
     child: Child,
     pid: Option<u32>,
+    /// The lifeline shell and the write end of its pipe (see the module docs).
+    lifeline: Option<(Child, ChildStdin)>,
+}
+
+/// Starts the lifeline of process group `pgid`: `sh` in that group, reading its stdin until EOF,
+/// then SIGKILLing the group. The write end stays with the multiplexer (close-on-exec, so no
+/// engine inherits it).
+fn lifeline(pgid: u32) -> Option<(Child, ChildStdin)> {
+    let spawned = Command::new("sh")
+        .args(["-c", "read -r _ ; kill -KILL -\"$0\"", &pgid.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(pgid.cast_signed())
+        .spawn();
+    match spawned {
+        Ok(mut child) => {
+            let stdin = child.stdin.take()?;
+            Some((child, stdin))
+        }
+        Err(e) => {
+            // An engine that already exited leaves no group to join; the probe reports it.
+            tracing::debug!(pgid, error = %e, "no lifeline for the engine");
+            None
+        }
+    }
 }
 
 impl ProcessGroup {
@@ -209,7 +238,12 @@ impl Backend for ProcessBackend {
                     .spawn()
                     .map_err(|e| format!("cannot start {program}: {e}"))?;
                 let pid = child.id();
-                Ok(Running::Process(ProcessGroup { child, pid }))
+                let lifeline = pid.and_then(lifeline);
+                Ok(Running::Process(Box::new(ProcessGroup {
+                    child,
+                    pid,
+                    lifeline,
+                })))
             }
             Launch::Compose(svc) => {
                 run_to_end(&svc.up_argv(), engine.start_timeout).await?;
@@ -252,6 +286,9 @@ impl Backend for ProcessBackend {
                 // The group may hold children that outlived the leader: SIGKILL them all.
                 group.signal(Signal::KILL);
                 let _ = group.child.wait().await;
+                if let Some((mut shell, _pipe)) = group.lifeline.take() {
+                    let _ = shell.wait().await;
+                }
                 // Reaped: its pid may be reused, so the drop must not signal it again.
                 group.pid = None;
             }

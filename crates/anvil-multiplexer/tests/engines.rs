@@ -310,7 +310,11 @@ async fn an_engines_own_children_die_with_it() {
     assert_eq!(reply.status, 200, "{}", reply.body);
     let leader = u32::try_from(reply.json()["resident_pid"].as_u64().unwrap()).unwrap();
     let group = group_members(leader);
-    assert_eq!(group.len(), 2, "sh and the mock: {group:?}");
+    assert_eq!(
+        group.len(),
+        3,
+        "the engine's sh, its mock, the lifeline: {group:?}"
+    );
     mux.swap_to("other").await.unwrap();
     assert!(
         eventually(Duration::from_secs(5), || group_members(leader).is_empty()).await,
