@@ -2,7 +2,8 @@
 //!
 //! | request | answer |
 //! |---|---|
-//! | `POST /v1/chat/completions`, `/v1/completions`, `/v1/messages`, `/v1/messages/count_tokens`, `/v1/responses` | made resident by the body's `model`, then forwarded to that engine; the answer streams back as it comes |
+//! | `POST /v1/chat/completions`, `/v1/completions`, `/v1/messages`, `/v1/responses` | made resident by the body's `model`, then forwarded to that engine; the answer streams back as it comes |
+//! | `POST /v1/messages/count_tokens` | forwarded if the body's `model` is resident, else 503 `model_not_resident` (never swaps) |
 //! | `GET /v1/models` | the registry as an OpenAI model list (never triggers a load), with `resident` per model |
 //! | `GET /residency` | [`crate::Residency`] as JSON |
 //! | `POST /swap` `{"model": NAME}` | makes `NAME` resident; 200 with the residency once it is |
@@ -311,9 +312,29 @@ async fn forward<B: Backend>(
         Ok(m) => m,
         Err(response) => return response,
     };
-    let lease = match app.mux.acquire(&model).await {
-        Ok(lease) => lease,
-        Err(e) => return mux_error(path, &e),
+    let lease = if path == "/v1/messages/count_tokens" {
+        // Counting tokens is not worth a model load: only the resident model answers.
+        match app.mux.lease_if_resident(&model) {
+            Some(lease) => lease,
+            None if app.mux.engine(&model).is_none() => {
+                return mux_error(path, &app.mux.unknown(&model))
+            }
+            None => {
+                return error(
+                    path,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "model_not_resident",
+                    &format!(
+                        "model {model:?} is not resident; token counting does not load a model"
+                    ),
+                )
+            }
+        }
+    } else {
+        match app.mux.acquire(&model).await {
+            Ok(lease) => lease,
+            Err(e) => return mux_error(path, &e),
+        }
     };
     let Some(engine) = app.mux.engine(&model) else {
         return mux_error(path, &MuxError::ShuttingDown);

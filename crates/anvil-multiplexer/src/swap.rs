@@ -335,7 +335,7 @@ impl<B: Backend> Multiplexer<B> {
         }
     }
 
-    fn unknown(&self, model: &str) -> MuxError {
+    pub(crate) fn unknown(&self, model: &str) -> MuxError {
         MuxError::UnknownModel {
             model: model.to_owned(),
             known: self
@@ -426,6 +426,12 @@ impl<B: Backend> Multiplexer<B> {
             shared: Arc::clone(shared),
             model: model.to_owned(),
         }))
+    }
+
+    /// A lease on `model` if it is resident now and no swap is under way; never swaps or waits
+    /// (for requests not worth a model load, such as token counting).
+    pub fn lease_if_resident(&self, model: &str) -> Option<Lease> {
+        self.try_lease(model, u64::MAX).ok().flatten()
     }
 
     /// Makes `model` resident without keeping a lease (`POST /swap`, preload).

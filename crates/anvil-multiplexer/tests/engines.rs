@@ -357,3 +357,43 @@ async fn bad_requests_get_clear_json_errors() {
     assert_eq!(mux.residency().swaps, 0);
     mux.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_counting_never_loads_a_model() {
+    let a = mock_engine("a", &[], START);
+    let b = mock_engine("b", &[], START);
+    let (mux, url) = serve(vec![a, b]).await;
+    mux.swap_to("a").await.unwrap();
+    let count = |model: &str| json!({"model": model, "messages": [{"role": "user", "content": "one two three"}]});
+    let reply = call(
+        "POST",
+        &format!("{url}/v1/messages/count_tokens"),
+        &count("a"),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.json()["input_tokens"], 3);
+    let reply = call(
+        "POST",
+        &format!("{url}/v1/messages/count_tokens"),
+        &count("b"),
+    )
+    .await;
+    assert_eq!(reply.status, 503, "{}", reply.body);
+    assert_eq!(reply.json()["type"], "error");
+    assert_eq!(
+        reply.json()["error"]["message"],
+        "model \"b\" is not resident; token counting does not load a model"
+    );
+    let reply = call(
+        "POST",
+        &format!("{url}/v1/messages/count_tokens"),
+        &count("zz"),
+    )
+    .await;
+    assert_eq!(reply.status, 404, "{}", reply.body);
+    let residency = mux.residency();
+    assert_eq!(residency.resident.as_deref(), Some("a"));
+    assert_eq!(residency.swaps, 1);
+    mux.shutdown().await;
+}
