@@ -2,8 +2,11 @@
 //! tier): which model each multiplexer has loaded, so the policy prefers a warm tier over one that
 //! would trigger a slow swap.
 //!
-//! A background task per multiplexer polls its `GET /residency`; the hot path only clones an `Arc`
-//! ([`Residency::load`]) and never waits on a poll. A tier is
+//! A background task per multiplexer long-polls its `GET /residency?wait_epoch=N` (the answer comes
+//! as soon as the resident model or the swap under way changes, so the router learns of a swap
+//! within milliseconds, not a poll interval); a multiplexer that does not answer is retried every
+//! [`POLL_INTERVAL`]. The hot path only clones an `Arc` ([`Residency::load`]) and never waits on a
+//! poll. A tier is
 //! * `resident`: its model is loaded and no swap is under way;
 //! * `loading`: a swap to its model is under way (requests for it wait there; counts as warm);
 //! * `cold`: the multiplexer has another model resident or loading — serving this tier swaps;
@@ -23,8 +26,12 @@ use hyper_util::rt::TokioExecutor;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// How often each multiplexer is polled.
+/// How often a multiplexer is polled when long polling is not possible (it did not answer, or
+/// reports no `epoch`).
 pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How long one long poll may wait at the multiplexer.
+const LONG_POLL: Duration = Duration::from_secs(20);
 
 /// A tier's residency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -82,6 +89,9 @@ pub struct Report {
     pub resident: Option<String>,
     /// The swap under way.
     pub swap: Option<SwapReport>,
+    /// Changes with the resident model or the swap under way.
+    #[serde(default)]
+    pub epoch: Option<u64>,
 }
 
 /// A swap under way.
@@ -184,8 +194,17 @@ pub fn spawn(config: &RouterConfig, residency: &Residency, interval: Duration) -
             );
             tokio::spawn(async move {
                 let mut reachable = None;
+                let mut epoch: Option<u64> = None;
                 loop {
-                    let report = poll(&client, &url, interval.max(Duration::from_secs(2))).await;
+                    let (query, timeout) = match epoch {
+                        Some(e) => (
+                            format!("?wait_epoch={e}&timeout_s={}", LONG_POLL.as_secs()),
+                            LONG_POLL + Duration::from_secs(5),
+                        ),
+                        None => (String::new(), interval.max(Duration::from_secs(2))),
+                    };
+                    let asked = tokio::time::Instant::now();
+                    let report = poll(&client, &url, &query, timeout).await;
                     match (&report, reachable) {
                         (Err(e), Some(true) | None) => {
                             tracing::warn!(multiplexer = %url, error = %e, "multiplexer residency unknown");
@@ -196,13 +215,23 @@ pub fn spawn(config: &RouterConfig, residency: &Residency, interval: Duration) -
                         _ => {}
                     }
                     reachable = Some(report.is_ok());
+                    let next = report.as_ref().ok().and_then(|r| r.epoch);
                     let snapshot = {
                         let mut reports = reports.lock().unwrap_or_else(PoisonError::into_inner);
                         reports.insert(url.clone(), report.ok());
                         snapshot(&config, &reports)
                     };
                     residency.replace(snapshot);
-                    tokio::time::sleep(interval).await;
+                    // Long-poll again at once; but pace the loop when there is nothing to
+                    // long-poll on (an error, no epoch) or the multiplexer answered an unchanged
+                    // epoch at once (it does not wait: an older multiplexer).
+                    let unchanged_at_once = next.is_some()
+                        && next == epoch
+                        && asked.elapsed() < Duration::from_millis(100);
+                    epoch = next;
+                    if next.is_none() || unchanged_at_once {
+                        tokio::time::sleep(interval).await;
+                    }
                 }
             })
         })
@@ -213,9 +242,10 @@ pub fn spawn(config: &RouterConfig, residency: &Residency, interval: Duration) -
 async fn poll(
     client: &Client<HttpConnector, Empty<Bytes>>,
     base: &str,
+    query: &str,
     timeout: Duration,
 ) -> Result<Report, String> {
-    let uri: http::Uri = format!("{base}/residency")
+    let uri: http::Uri = format!("{base}/residency{query}")
         .parse()
         .map_err(|e| format!("bad URL: {e}"))?;
     let fetch = async {
@@ -278,6 +308,7 @@ tool_support = true
         Some(Report {
             resident: resident.map(str::to_owned),
             swap: to.map(|t| SwapReport { to: t.to_owned() }),
+            epoch: Some(1),
         })
     }
 
@@ -337,12 +368,13 @@ tool_support = true
 
     #[test]
     fn the_multiplexers_report_parses() {
-        let body = r#"{"resident":"a","resident_since_unix_ms":1,"swap":{"from":"a","to":"b","phase":"starting","started_unix_ms":2,"elapsed_ms":3},"last_swap":null,"in_flight":{},"swaps":1,"generation":4,"engines":[]}"#;
+        let body = r#"{"resident":"a","resident_since_unix_ms":1,"swap":{"from":"a","to":"b","phase":"starting","started_unix_ms":2,"elapsed_ms":3},"last_swap":null,"in_flight":{},"swaps":1,"generation":4,"epoch":7,"engines":[]}"#;
         assert_eq!(
             serde_json::from_str::<Report>(body).unwrap(),
             Report {
                 resident: Some("a".into()),
-                swap: Some(SwapReport { to: "b".into() })
+                swap: Some(SwapReport { to: "b".into() }),
+                epoch: Some(7),
             }
         );
     }

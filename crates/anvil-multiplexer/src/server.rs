@@ -5,7 +5,7 @@
 //! | `POST /v1/chat/completions`, `/v1/completions`, `/v1/messages`, `/v1/responses` | made resident by the body's `model`, then forwarded to that engine; the answer streams back as it comes |
 //! | `POST /v1/messages/count_tokens` | forwarded if the body's `model` is resident, else 503 `model_not_resident` (never swaps) |
 //! | `GET /v1/models` | the registry as an OpenAI model list (never triggers a load), with `resident` per model |
-//! | `GET /residency` | [`crate::Residency`] as JSON |
+//! | `GET /residency[?wait_epoch=N[&timeout_s=T]]` | [`crate::Residency`] as JSON; with `wait_epoch`, once its `epoch` differs from N (or after T s, at most 60) |
 //! | `POST /swap` `{"model": NAME}` | makes `NAME` resident; 200 with the residency once it is |
 //! | `GET /metrics` | Prometheus (OpenMetrics) text: swap counts and durations, rollbacks, in-flight requests |
 //! | `GET /healthz` | 200 `{"status":"ok"}` while the server runs |
@@ -39,6 +39,9 @@ use tokio::net::TcpListener;
 
 use crate::backend::Backend;
 use crate::swap::{Lease, Multiplexer, MuxError};
+
+/// Longest wait of `GET /residency?wait_epoch=N`.
+pub const MAX_LONG_POLL: Duration = Duration::from_secs(60);
 
 /// Largest request body accepted (bytes).
 pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
@@ -226,7 +229,34 @@ async fn handle<B: Backend>(app: Arc<App<B>>, request: Request<Incoming>) -> Res
     let method = request.method().clone();
     match (&method, path.as_str()) {
         (&Method::GET, "/residency") => {
-            let residency = app.mux.residency();
+            let query = request.uri().query().unwrap_or("");
+            let param = |name: &str| {
+                query
+                    .split('&')
+                    .filter_map(|kv| kv.split_once('='))
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_owned())
+            };
+            let residency = match param("wait_epoch") {
+                None => app.mux.residency(),
+                Some(raw) => {
+                    let Ok(epoch) = raw.parse::<u64>() else {
+                        return error(
+                            &path,
+                            StatusCode::BAD_REQUEST,
+                            "invalid_query",
+                            &format!("wait_epoch must be an integer, got {raw:?}"),
+                        );
+                    };
+                    let timeout = param("timeout_s")
+                        .and_then(|t| t.parse::<f64>().ok())
+                        .filter(|t| t.is_finite() && *t >= 0.0)
+                        .map_or(MAX_LONG_POLL, |t| {
+                            Duration::from_secs_f64(t).min(MAX_LONG_POLL)
+                        });
+                    app.mux.residency_after(epoch, timeout).await
+                }
+            };
             json_response(StatusCode::OK, &json!(residency))
         }
         (&Method::GET, "/healthz") => json_response(StatusCode::OK, &json!({"status": "ok"})),

@@ -150,8 +150,11 @@ pub struct Residency {
     pub in_flight: HashMap<String, usize>,
     /// Finished swaps since start.
     pub swaps: u64,
-    /// Bumped on every state change.
+    /// Bumped on every state change (requests starting and ending included).
     pub generation: u64,
+    /// Bumped when the resident model or the swap under way (its target or phase) changes: what
+    /// a router polling residency cares about (`GET /residency?wait_epoch=N` waits for it).
+    pub epoch: u64,
     /// The registry, in configuration order.
     pub engines: Vec<EngineInfo>,
 }
@@ -169,6 +172,17 @@ struct State {
     failures: HashMap<String, (u64, String)>,
     closing: bool,
     generation: u64,
+    epoch: u64,
+}
+
+impl State {
+    /// What a residency reader cares about.
+    fn residency_key(&self) -> (Option<String>, Option<(String, Phase)>) {
+        (
+            self.resident.clone(),
+            self.swap.as_ref().map(|s| (s.to.clone(), s.phase)),
+        )
+    }
 }
 
 /// The part of the multiplexer a [`Lease`] needs.
@@ -188,7 +202,11 @@ impl Shared {
     fn update<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
         let (out, generation) = {
             let mut st = self.lock();
+            let before = st.residency_key();
             let out = f(&mut st);
+            if st.residency_key() != before {
+                st.epoch += 1;
+            }
             st.generation += 1;
             (out, st.generation)
         };
@@ -307,6 +325,23 @@ impl<B: Backend> Multiplexer<B> {
         self.inner.shared.changed.subscribe()
     }
 
+    /// The residency once its epoch differs from `epoch`, or after `timeout` (a long poll).
+    pub async fn residency_after(&self, epoch: u64, timeout: Duration) -> Residency {
+        let deadline = Instant::now() + timeout;
+        let mut changes = self.subscribe();
+        loop {
+            changes.borrow_and_update();
+            if self.inner.shared.lock().epoch != epoch {
+                break;
+            }
+            match tokio::time::timeout_at(deadline, changes.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) | Err(_) => break,
+            }
+        }
+        self.residency()
+    }
+
     /// The residency report.
     pub fn residency(&self) -> Residency {
         let st = self.inner.shared.lock();
@@ -322,6 +357,7 @@ impl<B: Backend> Multiplexer<B> {
             in_flight: st.in_flight.clone(),
             swaps: st.swaps,
             generation: st.generation,
+            epoch: st.epoch,
             engines: self
                 .inner
                 .engines

@@ -353,6 +353,30 @@ async fn bad_requests_get_clear_json_errors() {
     let reply = call("GET", &format!("{url}/nowhere"), &json!(null)).await;
     assert_eq!(reply.status, 404);
     assert_eq!(reply.json()["error"]["message"], "no route GET /nowhere");
+    let reply = call(
+        "GET",
+        &format!("{url}/residency?wait_epoch=x"),
+        &json!(null),
+    )
+    .await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(
+        reply.json()["error"]["message"],
+        "wait_epoch must be an integer, got \"x\""
+    );
+    // A long poll on the current epoch waits for its timeout; on another epoch it answers at once.
+    let epoch = mux.residency().epoch;
+    let started = Instant::now();
+    let same = get_json(&format!("{url}/residency?wait_epoch={epoch}&timeout_s=0.3")).await;
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!(same["epoch"], epoch);
+    let started = Instant::now();
+    get_json(&format!(
+        "{url}/residency?wait_epoch={}&timeout_s=30",
+        epoch + 1
+    ))
+    .await;
+    assert!(started.elapsed() < Duration::from_secs(5));
     // None of that loaded anything.
     assert_eq!(mux.residency().swaps, 0);
     mux.shutdown().await;

@@ -480,3 +480,42 @@ async fn shutdown_during_a_start_cancels_it() {
     let r = mux.residency();
     assert_eq!((r.resident, r.swap), (None, None));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_long_poll_returns_when_residency_changes_not_when_requests_come_and_go() {
+    let (mux, _fake) = mux(SETTINGS);
+    mux.swap_to("a").await.unwrap();
+    let epoch = mux.residency().epoch;
+    // Requests starting and ending change the generation, not the epoch.
+    drop(mux.acquire("a").await.unwrap());
+    assert_eq!(mux.residency().epoch, epoch);
+    let t0 = Instant::now();
+    let r = mux.residency_after(epoch, Duration::from_secs(30)).await;
+    assert_eq!((r.epoch, t0.elapsed()), (epoch, Duration::from_secs(30)));
+    // A swap wakes the poll at once, with the swap under way.
+    let poll = tokio::spawn({
+        let mux = mux.clone();
+        async move { mux.residency_after(epoch, Duration::from_secs(30)).await }
+    });
+    settle().await;
+    let swap = tokio::spawn({
+        let mux = mux.clone();
+        async move { mux.swap_to("b").await }
+    });
+    let t1 = Instant::now();
+    let r = poll.await.unwrap();
+    assert_eq!(t1.elapsed(), Duration::ZERO);
+    assert!(r.epoch > epoch);
+    assert_eq!(r.swap.map(|s| s.to), Some("b".to_owned()));
+    swap.await.unwrap().unwrap();
+    // Already different: no wait.
+    let t2 = Instant::now();
+    assert_eq!(
+        mux.residency_after(epoch, Duration::from_secs(30))
+            .await
+            .resident
+            .as_deref(),
+        Some("b")
+    );
+    assert_eq!(t2.elapsed(), Duration::ZERO);
+}
