@@ -325,14 +325,19 @@ impl<B: Backend> Multiplexer<B> {
         self.inner.shared.changed.subscribe()
     }
 
-    /// The residency once its epoch differs from `epoch`, or after `timeout` (a long poll).
+    /// The residency once its epoch differs from `epoch`, or after `timeout`, or once the
+    /// multiplexer is closing (a long poll).
     pub async fn residency_after(&self, epoch: u64, timeout: Duration) -> Residency {
         let deadline = Instant::now() + timeout;
         let mut changes = self.subscribe();
         loop {
             changes.borrow_and_update();
-            if self.inner.shared.lock().epoch != epoch {
-                break;
+            {
+                let st = self.inner.shared.lock();
+                // Closing: a long poll must not hold the shutdown's drain.
+                if st.epoch != epoch || st.closing {
+                    break;
+                }
             }
             match tokio::time::timeout_at(deadline, changes.changed()).await {
                 Ok(Ok(())) => {}

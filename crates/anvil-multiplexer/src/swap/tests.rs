@@ -519,3 +519,18 @@ async fn a_long_poll_returns_when_residency_changes_not_when_requests_come_and_g
     );
     assert_eq!(t2.elapsed(), Duration::ZERO);
 }
+
+#[tokio::test(start_paused = true)]
+async fn closing_ends_long_polls() {
+    let (mux, _fake) = mux(SETTINGS);
+    let epoch = mux.residency().epoch;
+    let poll = tokio::spawn({
+        let mux = mux.clone();
+        async move { mux.residency_after(epoch, Duration::from_secs(30)).await }
+    });
+    settle().await;
+    let t0 = Instant::now();
+    mux.close();
+    poll.await.unwrap();
+    assert_eq!(t0.elapsed(), Duration::ZERO);
+}
