@@ -78,6 +78,7 @@ impl Draft {
                 "tier": d.tier, "reason": d.reason.as_str(), "detail": d.reason.to_string(),
             })).collect::<Vec<_>>(),
             "notes": plan.notes,
+            "residency": routing.residency,
         });
         // The prompt is kept only when the operator opted in; the log strips it otherwise.
         let prompt = state
@@ -485,6 +486,7 @@ async fn generate_inner(
         &canonical,
         &state.breakers.open_tiers(std::time::Instant::now()),
         session_budget(&state, session.as_deref()),
+        &state.residency.load(),
     );
     let stream = json.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let draft = Draft::new(&state, &request_id, &routing, &canonical, session);
@@ -1462,6 +1464,7 @@ pub async fn count_tokens(ctx: Ctx, bytes: Bytes) -> Response<Body> {
         &canonical,
         &ctx.state.breakers.open_tiers(std::time::Instant::now()),
         None,
+        &ctx.state.residency.load(),
     );
     let counting = routing
         .plan
@@ -1518,6 +1521,7 @@ fn decide_inner(ctx: &Ctx, bytes: &[u8]) -> Result<Value, ApiError> {
         &canonical,
         &ctx.state.breakers.open_tiers(std::time::Instant::now()),
         session_budget(&ctx.state, session.as_deref()),
+        &ctx.state.residency.load(),
     );
     let plan = &routing.plan;
     let Some(first) = plan.candidates.first() else {

@@ -101,6 +101,7 @@ fn health(state: &AppState) -> Response<Body> {
             "dialects": ["anthropic", "openai", "responses"],
             "tiers": tiers,
             "decision_log": decisions,
+            "residency": state.residency.load().to_json(),
         })
         .to_string(),
     )

@@ -9,6 +9,7 @@ mod body;
 mod forward;
 mod handler;
 mod models;
+pub mod residency;
 mod respond;
 mod route;
 mod sse_frame;
@@ -42,6 +43,8 @@ pub struct AppState {
     breakers: anvil_fallback::Breakers,
     /// Dollars each session spent on metered tiers (`[router.budgets]`).
     budgets: anvil_fallback::SessionBudgets,
+    /// Which model each multiplexer has loaded: replaced by pollers, read with one `Arc` clone.
+    residency: residency::Residency,
     /// Where decision records go (a bounded channel to a writer task); `None` keeps none.
     decisions: Option<anvil_profile_store::DecisionLog>,
     permits: Arc<Semaphore>,
@@ -99,6 +102,7 @@ impl AppState {
                 upstreams,
                 bound,
                 profile: SharedProfile::default(),
+                residency: residency::Residency::default(),
                 decisions: None,
                 breakers: anvil_fallback::Breakers::new(breaker_config),
                 budgets: anvil_fallback::SessionBudgets::new(budget_config),
@@ -113,6 +117,12 @@ impl AppState {
     /// The profile handle, to share with a refresher that replaces the snapshot.
     pub fn profile_handle(&self) -> SharedProfile {
         self.profile.clone()
+    }
+
+    /// Starts polling the multiplexers of the config's tiers (`multiplexer = URL`); the policy
+    /// reads what they report. Dropping the returned pollers stops them.
+    pub fn poll_residency(&self) -> residency::Pollers {
+        residency::spawn(&self.config, &self.residency, residency::POLL_INTERVAL)
     }
 
     /// Sends a decision record for every request to `log` (never blocking a request).

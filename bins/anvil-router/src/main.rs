@@ -115,6 +115,7 @@ fn serve(path: &Path, host: Option<String>, port: Option<u16>) -> ExitCode {
     let result = runtime.block_on(async move {
         let mut state = state;
         let (_refresher, log, writer) = profile_and_decisions(&mut state, &router).await;
+        let _residency = state.poll_residency();
         let (listener, addr) = anvil_router::bind(&host, port).await?;
         println!("listening on http://{addr}");
         std::io::stdout().flush()?;

@@ -21,6 +21,8 @@ pub struct Routing {
     pub classification: Classification,
     pub needs: Needs,
     pub plan: Plan,
+    /// The residency the plan was made with, for the decision record (`null`: no multiplexer).
+    pub residency: Value,
 }
 
 /// The Tier-0 verdict as the router records it.
@@ -171,6 +173,7 @@ pub fn session_id(hints: &Hints, headers: &HeaderMap, json: &Value) -> Option<St
 }
 
 /// Resolves intent, classifies and plans.
+// Each argument is one borrowed per-request input the plan reads; a struct would only rename them.
 #[allow(clippy::too_many_arguments)]
 pub fn route(
     config: &RouterConfig,
@@ -181,6 +184,7 @@ pub fn route(
     request: &canonical::Request,
     open_breakers: &[String],
     session_budget: Option<SessionBudget>,
+    residency: &crate::residency::Snapshot,
 ) -> Routing {
     let intent = resolve_intent(config, model, &hints);
     let classification = classify(request);
@@ -194,14 +198,16 @@ pub fn route(
         needs,
         profile,
         open_breakers,
-        resident: None,
+        resident: residency.resident.as_deref(),
         bound,
         session_budget,
+        cold: &residency.cold,
     });
     Routing {
         classification,
         needs,
         plan,
+        residency: residency.to_json(),
     }
 }
 

@@ -30,6 +30,7 @@ mod endpoint;
 mod eval;
 mod http;
 mod models;
+mod multiplexer;
 mod preflight;
 mod profile;
 mod score;
@@ -76,6 +77,8 @@ enum Command {
     Score(score::ScoreArgs),
     /// Plan (and with --execute perform) a Hugging Face cache cleanup
     CachePrune(cache_prune::CachePruneArgs),
+    /// One GPU, one resident model: swap engines on demand behind one endpoint
+    Multiplexer(multiplexer::MultiplexerArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -300,6 +303,7 @@ async fn run(command: Command) -> Result<(), Failure> {
         | Command::Eval(_)
         | Command::Score(_)
         | Command::CachePrune(_) => Ok(()),
+        Command::Multiplexer(args) => multiplexer::run(args).await,
         Command::Quality(QualityCommand::Show { store }) => {
             let (config, store) = open_store(&store).await?;
             let rows = store.rows().await.map_err(store_failure)?;

@@ -501,6 +501,7 @@ mod tests {
             auth_env: auth_env.map(str::to_owned),
             cost_input_per_mtok: None,
             cost_output_per_mtok: None,
+            multiplexer: None,
         }
     }
 

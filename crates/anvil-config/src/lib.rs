@@ -38,6 +38,7 @@
 //! | `router.budgets.session_idle_s` | seconds > 0 before an idle session's spend resets | 86400 |
 //! | `[[router.tiers]]` `id`, `base_url`, `dialect`, `context_limit`, `privacy`, `tool_support` | see [`Tier`] | required |
 //! | `[[router.tiers]]` `model`, `vision`, `auth_env`, `cost_input_per_mtok`, `cost_output_per_mtok` | see [`Tier`] | optional (`auth_env` required for cloud) |
+//! | `[[router.tiers]]` `multiplexer` | URL of the `anvil-substrate multiplexer` serving a local tier (needs `model`, the engine name) | none |
 //! | `router.presets.<name>` | non-empty array of declared tier ids | none |
 //!
 //! # Differences from anvil-serving 0.4.0
@@ -258,6 +259,10 @@ pub struct Tier {
     pub cost_input_per_mtok: Option<f64>,
     /// USD per million output tokens.
     pub cost_output_per_mtok: Option<f64>,
+    /// Base URL of the `anvil-substrate multiplexer` serving this (local) tier; its `model` is the
+    /// engine name the multiplexer routes by. The router polls the multiplexer's `/residency` and
+    /// ranks a resident tier ahead of one whose model would have to be swapped in.
+    pub multiplexer: Option<String>,
 }
 
 impl Tier {
@@ -561,6 +566,7 @@ const TIER_KEYS: &[&str] = &[
     "auth_env",
     "cost_input_per_mtok",
     "cost_output_per_mtok",
+    "multiplexer",
 ];
 /// Canonical preset names and the work class each stands for.
 const PRESET_WORK_CLASS: &[(&str, &str)] = &[
@@ -1185,6 +1191,33 @@ fn tier(
     };
     let cost_input_per_mtok = cost("cost_input_per_mtok");
     let cost_output_per_mtok = cost("cost_output_per_mtok");
+    let multiplexer = cx.string(t, path, "multiplexer").and_then(|s| {
+        let problem = match check_base_url(&s.value) {
+            Err(msg) => Some(msg),
+            Ok(())
+                if !s
+                    .value
+                    .get(..7)
+                    .is_some_and(|p| p.eq_ignore_ascii_case("http://")) =>
+            {
+                Some("must be an http:// URL (the multiplexer runs on this machine)".to_owned())
+            }
+            Ok(()) if privacy == Some(Privacy::Cloud) => Some(
+                "a multiplexer serves local engines; a cloud tier cannot sit behind one".to_owned(),
+            ),
+            Ok(()) if model.is_none() => Some(
+                "needs the tier's `model`: the engine name the multiplexer routes by".to_owned(),
+            ),
+            Ok(()) => None,
+        };
+        match problem {
+            Some(msg) => {
+                cx.error(s.span, path.key("multiplexer"), msg);
+                None
+            }
+            None => Some(s.value.trim_end_matches('/').to_owned()),
+        }
+    });
 
     if cx.errors.len() != errors_before {
         // Keep a well-formed id for the duplicate/preset cross-checks even when another field is
@@ -1203,6 +1236,7 @@ fn tier(
                     auth_env: None,
                     cost_input_per_mtok: None,
                     cost_output_per_mtok: None,
+                    multiplexer: None,
                 },
                 TierSpans {
                     path: path.to_string(),
@@ -1231,6 +1265,7 @@ fn tier(
             auth_env,
             cost_input_per_mtok,
             cost_output_per_mtok,
+            multiplexer,
         },
         TierSpans {
             path: path.to_string(),

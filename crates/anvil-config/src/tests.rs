@@ -523,6 +523,7 @@ fn minimal_file_gets_defaults() {
             auth_env: None,
             cost_input_per_mtok: None,
             cost_output_per_mtok: None,
+            multiplexer: None,
         }]
     );
     assert_eq!(
@@ -652,6 +653,7 @@ my-custom = ["local.a_1", "cloud"]
             auth_env: Some("ANTHROPIC_API_KEY".into()),
             cost_input_per_mtok: Some(3.0),
             cost_output_per_mtok: Some(15.0),
+            multiplexer: None,
         }
     );
     assert_eq!(
@@ -1066,5 +1068,58 @@ fn fallback_section_errors_are_located() {
             (12, 15, "router.budgets.session_usd", "≥ 0"),
             (14, 17, "router.verify.logprob_floor", "negative"),
         ],
+    );
+}
+
+#[test]
+fn a_local_tier_may_name_its_multiplexer() {
+    let cfg = parse(&append(
+        "model = \"qwen3-coder\"\nmultiplexer = \"http://127.0.0.1:8100/\"",
+    ))
+    .unwrap();
+    let tier = &cfg.router.tiers[0];
+    assert_eq!(tier.multiplexer.as_deref(), Some("http://127.0.0.1:8100"));
+    assert_eq!(tier.model.as_deref(), Some("qwen3-coder"));
+    assert_eq!(parse(BASE).unwrap().router.tiers[0].multiplexer, None);
+}
+
+#[test]
+fn multiplexer_errors() {
+    check(
+        &append("multiplexer = \"http://127.0.0.1:8100\""),
+        &[(
+            11,
+            15,
+            "router.tiers[0].multiplexer",
+            "needs the tier's `model`",
+        )],
+    );
+    check(
+        &append("model = \"m\"\nmultiplexer = \"127.0.0.1:8100\""),
+        &[(12, 15, "router.tiers[0].multiplexer", "not a URL")],
+    );
+    check(
+        &append("model = \"m\"\nmultiplexer = \"https://gpu-box:8100\""),
+        &[(
+            12,
+            15,
+            "router.tiers[0].multiplexer",
+            "must be an http:// URL",
+        )],
+    );
+    check(
+        &append("model = \"m\"\nmultiplexer = 8100"),
+        &[(12, 15, "router.tiers[0].multiplexer", "expected a string")],
+    );
+    let cloud = replace(9, "privacy = \"cloud\"")
+        + "auth_env = \"KEY\"\nmodel = \"m\"\nmultiplexer = \"http://127.0.0.1:8100\"\n";
+    check(
+        &cloud,
+        &[(
+            13,
+            15,
+            "router.tiers[0].multiplexer",
+            "a cloud tier cannot sit behind one",
+        )],
     );
 }

@@ -82,6 +82,7 @@ fn main() {
             },
             profile: &profile,
             open_breakers: &[],
+            cold: &[],
             resident: None,
             bound: &bound,
             session_budget: None,

@@ -62,6 +62,7 @@
 //!     needs,
 //!     profile: &profile,
 //!     open_breakers: &[],
+//!     cold: &[],
 //!     resident: None,
 //!     bound: &[true, true],
 //!     session_budget: None,

@@ -54,6 +54,12 @@ pub struct PlanInput<'a> {
     /// The session's spend on metered tiers against its ceiling, when the request belongs to a
     /// session with a budget; once spent, metered (cloud) tiers are dropped.
     pub session_budget: Option<SessionBudget>,
+    /// Per config tier (same index as `config.tiers`): whether the tier is *cold*: it sits behind a
+    /// multiplexer that has another model resident, so serving it means a swap (a model load of
+    /// seconds to minutes). A cold local tier ranks behind every warm local tier, whatever the
+    /// decisions. A tier without an entry is warm: an empty slice (no residency known) changes
+    /// nothing.
+    pub cold: &'a [bool],
 }
 
 /// What a session has spent on metered tiers, and its ceiling.
@@ -320,7 +326,9 @@ pub fn estimate_cost_usd(tier: &Tier, needs: &Needs) -> f64 {
 ///
 /// **Rank** (a total order, so plans are deterministic):
 /// 1. local tiers before cloud tiers — the fallback chain climbs fast → heavy → cloud, so a
-///    metered tier is the escalation, never the first try while a local tier may serve;
+///    metered tier is the escalation, never the first try while a local tier may serve; among
+///    local tiers, warm ones before cold ones ([`PlanInput::cold`]) — a swap costs a model load,
+///    so it happens only when no resident tier may serve;
 /// 2. `allow` before `allow-with-verify` — a tier proven for the work class streams straight
 ///    through, one that needs verification costs a commit window and may fail;
 /// 3. the resident (warm) local tier before other local tiers;
@@ -331,7 +339,7 @@ pub fn estimate_cost_usd(tier: &Tier, needs: &Needs) -> f64 {
 /// 6. config order.
 ///
 /// An ambiguous request ranks by quality score first, so its first candidate is the *safer tier*:
-/// the best-scoring tier that survives the filters (then decision, residency, config order). In a
+/// the best-scoring tier that survives the filters (then warmth, decision, residency, config order). In a
 /// keyless config that is a local tier, never an exhaustion caused by an unreachable cloud tier.
 ///
 /// Allocates only the returned vectors (tier ids, notes).
@@ -485,10 +493,13 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     let by_decision =
         |a: &Candidate, b: &Candidate| decision_rank(a.decision).cmp(&decision_rank(b.decision));
     let by_residency = |a: &Candidate, b: &Candidate| resident(b).cmp(&resident(a));
+    let cold = |c: &Candidate| input.cold.get(c.index).copied().unwrap_or(false);
+    let by_warmth = |a: &Candidate, b: &Candidate| cold(a).cmp(&cold(b));
     let by_index = |a: &Candidate, b: &Candidate| a.index.cmp(&b.index);
     if ambiguous {
         candidates.sort_unstable_by(|a, b| {
             by_score(a, b)
+                .then_with(|| by_warmth(a, b))
                 .then_with(|| by_decision(a, b))
                 .then_with(|| by_residency(a, b))
                 .then_with(|| by_index(a, b))
@@ -498,6 +509,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
             let cloud = |c: &Candidate| config.tiers[c.index].is_cloud();
             cloud(a)
                 .cmp(&cloud(b))
+                .then_with(|| by_warmth(a, b))
                 .then_with(|| by_decision(a, b))
                 .then_with(|| by_residency(a, b))
                 .then_with(|| pool.position(&a.tier).cmp(&pool.position(&b.tier)))

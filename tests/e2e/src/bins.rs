@@ -59,8 +59,7 @@ fn locate() -> Result<Binaries> {
 
 /// Runs `cargo build -p anvil-router -p anvil-mock-upstream` in `root` and returns the executables.
 pub fn build(root: &Path) -> Result<Binaries> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let output = Command::new(cargo)
+    let output = cargo_command()
         .args(["build", "--quiet", "--package", ROUTER, "--package", MOCK])
         .args(["--bin", ROUTER, "--bin", MOCK])
         .args(["--message-format", "json-render-diagnostics"])
@@ -84,6 +83,28 @@ pub fn build(root: &Path) -> Result<Binaries> {
         router: find(ROUTER)?,
         mock: find(MOCK)?,
     })
+}
+
+/// A `cargo` command without the variables cargo sets for a running test (`CARGO_PKG_*`,
+/// `CARGO_MANIFEST_DIR`, …): build scripts that read them (ring's does) would otherwise see other
+/// values than in the outer build and rebuild, and the outer build would rebuild them back.
+pub fn cargo_command() -> Command {
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        let per_test = [
+            "CARGO_PKG_",
+            "CARGO_MANIFEST_",
+            "CARGO_CRATE_",
+            "CARGO_BIN_",
+            "CARGO_PRIMARY_PACKAGE",
+            "CARGO_TARGET_TMPDIR",
+        ];
+        if per_test.iter().any(|p| name.starts_with(p)) {
+            command.env_remove(name.as_ref());
+        }
+    }
+    command
 }
 
 /// Finds the executable of binary target `bin` in cargo's JSON build messages.

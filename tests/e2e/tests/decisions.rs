@@ -179,9 +179,9 @@ async fn an_unwritable_store_still_serves_and_counts_the_lost_records() {
 /// `anvil-substrate` against the router's own store: `quality set` changes routing within the
 /// refresh interval, `decisions stats` shows the records.
 fn substrate(stack: &Stack, args: &[&str]) -> std::process::Output {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let config = stack.config.to_string_lossy().into_owned();
-    std::process::Command::new(cargo)
+    // Without this test's CARGO_PKG_* & co., which would make build scripts rebuild.
+    anvil_e2e::bins::cargo_command()
         .args(["run", "--quiet", "--package", "anvil-substrate", "--"])
         .args(args)
         .args(["--config", &config])

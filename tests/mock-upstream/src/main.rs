@@ -1,6 +1,9 @@
 //! `anvil-mock-upstream [--host 127.0.0.1] [--port 0] [--persona NAME]`: binds, prints
 //! `listening on http://HOST:PORT` and serves the mock until SIGTERM or SIGINT.
-#![allow(clippy::print_stdout)]
+//!
+//! As a fake model engine (the multiplexer's tests): `--start-delay-ms N` waits N ms before
+//! binding (a slow model load), `--crash-on-start` then exits with status 3 instead of serving.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::io::Write;
 
@@ -9,10 +12,18 @@ use anyhow::{bail, Context};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 
-fn parse_args() -> anyhow::Result<(String, u16, Option<Persona>)> {
+/// Fake-engine start-up: delay before binding, and whether to crash instead of serving.
+#[derive(Default)]
+struct Startup {
+    delay_ms: u64,
+    crash: bool,
+}
+
+fn parse_args() -> anyhow::Result<(String, u16, Option<Persona>, Startup)> {
     let mut host = "127.0.0.1".to_owned();
     let mut port = 0u16;
     let mut persona = None;
+    let mut startup = Startup::default();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let (name, inline) = match arg.split_once('=') {
@@ -38,22 +49,38 @@ fn parse_args() -> anyhow::Result<(String, u16, Option<Persona>)> {
                     )
                 })?);
             }
+            "--start-delay-ms" => {
+                startup.delay_ms = value()?.parse().context("--start-delay-ms must be ms")?;
+            }
+            "--crash-on-start" => startup.crash = true,
             "-h" | "--help" => {
                 println!(
-                    "usage: anvil-mock-upstream [--host 127.0.0.1] [--port 0] [--persona NAME]"
+                    "usage: anvil-mock-upstream [--host 127.0.0.1] [--port 0] \
+                     [--persona NAME] [--start-delay-ms N] [--crash-on-start]"
                 );
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other}"),
         }
     }
-    Ok((host, port, persona))
+    Ok((host, port, persona, startup))
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let (host, port, persona) = parse_args()?;
+    let (host, port, persona, startup) = parse_args()?;
     let state = persona.map_or_else(MockState::new, MockState::with_persona);
+    if startup.delay_ms > 0 || startup.crash {
+        let mut sigterm = signal(SignalKind::terminate())?;
+        tokio::select! {
+            () = tokio::time::sleep(std::time::Duration::from_millis(startup.delay_ms)) => {}
+            _ = sigterm.recv() => return Ok(()),
+        }
+        if startup.crash {
+            eprintln!("anvil-mock-upstream: crashing on start as asked (--crash-on-start)");
+            std::process::exit(3);
+        }
+    }
     let listener = TcpListener::bind((host.as_str(), port))
         .await
         .with_context(|| format!("cannot bind {host}:{port}"))?;

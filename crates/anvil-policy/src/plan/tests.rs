@@ -29,6 +29,8 @@ struct Case {
     needs: Needs,
     breakers: &'static [&'static str],
     resident: Option<&'static str>,
+    /// Tiers behind a multiplexer with another model resident.
+    cold: &'static [&'static str],
     unbound: &'static [&'static str],
     budget: Option<SessionBudget>,
     /// Expected candidates, best first.
@@ -60,6 +62,7 @@ fn case() -> Case {
         },
         breakers: &[],
         resident: None,
+        cold: &[],
         unbound: &[],
         budget: None,
         want: &[],
@@ -87,6 +90,11 @@ fn run(c: &Case) -> Plan {
         .map(|t| !c.unbound.contains(&t.id.as_str()))
         .collect();
     let breakers: Vec<String> = c.breakers.iter().map(|b| b.to_string()).collect();
+    let cold: Vec<bool> = config
+        .tiers
+        .iter()
+        .map(|t| c.cold.contains(&t.id.as_str()))
+        .collect();
     plan(&PlanInput {
         config: &config,
         intent: &intent,
@@ -99,6 +107,7 @@ fn run(c: &Case) -> Plan {
         resident: c.resident,
         bound: &bound,
         session_budget: c.budget,
+        cold: &cold,
     })
 }
 
@@ -598,6 +607,54 @@ fn ranking_decisions_and_hints() {
             ..case()
         },
         Case {
+            name: "a cold local tier ranks behind a warm one",
+            model: "chat",
+            cold: &["fast-local"],
+            want: &[("heavy-local", Allow), ("fast-local", Allow)],
+            ..case()
+        },
+        Case {
+            name: "warmth outranks the decision: no swap while a resident tier may serve",
+            model: "chat",
+            cold: &["heavy-local"],
+            profile: |p| p.insert("fast-local", Chat, measured(Verify, 0.6)),
+            want: &[("fast-local", Verify), ("heavy-local", Allow)],
+            ..case()
+        },
+        Case {
+            name: "a cold tier serves when the warm one is filtered out",
+            model: "chat",
+            cold: &["fast-local"],
+            breakers: &["heavy-local"],
+            want: &[("fast-local", Allow)],
+            want_dropped: &[("heavy-local", "breaker-open")],
+            ..case()
+        },
+        Case {
+            name: "a cold local tier still ranks ahead of the cloud",
+            keyed: true,
+            model: "quick-edit",
+            cold: &["fast-local", "heavy-local"],
+            tweak: |c| c.metered_cloud.push(BoundedEdit),
+            want: &[
+                ("fast-local", Allow),
+                ("heavy-local", Allow),
+                ("cloud", Allow),
+            ],
+            ..case()
+        },
+        Case {
+            name: "an ambiguous request ranks warmth after the quality score",
+            class: (Chat, 0.2),
+            cold: &["fast-local"],
+            profile: |p| {
+                p.insert("fast-local", Chat, measured(Allow, 0.9));
+                p.insert("heavy-local", Chat, measured(Allow, 0.9));
+            },
+            want: &[("heavy-local", Allow), ("fast-local", Allow)],
+            ..case()
+        },
+        Case {
             name: "a resident cloud tier is not local residency",
             keyed: true,
             model: "quick-edit",
@@ -801,6 +858,7 @@ proptest! {
         breakers in proptest::collection::vec(weighted(0.15), 3),
         bound in proptest::collection::vec(weighted(0.85), 2..4),
         resident in proptest::option::of(0..3usize),
+        cold in proptest::collection::vec(weighted(0.4), 0..4),
         verify in proptest::option::of(any::<bool>()),
         max_cost in proptest::option::of(0.0..1.0f64),
         duplicate_preset in any::<bool>(),
@@ -844,7 +902,7 @@ proptest! {
             .map(|(t, _)| t.id.clone())
             .collect();
         let needs = Needs { prompt_tokens, max_output_tokens, tools, images };
-        let plan = plan(&PlanInput {
+        let input = PlanInput {
             config: &config,
             intent: &intent,
             hints: &hints,
@@ -856,7 +914,33 @@ proptest! {
             resident: resident.map(|r| config.tiers[r].id.as_str()),
             bound: &bound,
             session_budget: None,
-        });
+            cold: &cold,
+        };
+        let plan = plan(&input);
+        // Residency only reorders: the same tiers survive, for the same reasons; with no
+        // residency known (or every tier warm) the plan is the plan without residency.
+        let unknown = super::plan(&PlanInput { cold: &[], ..input });
+        let mut kept: Vec<&str> = plan.candidates.iter().map(|c| c.tier.as_str()).collect();
+        let mut kept_unknown: Vec<&str> =
+            unknown.candidates.iter().map(|c| c.tier.as_str()).collect();
+        kept.sort_unstable();
+        kept_unknown.sort_unstable();
+        prop_assert_eq!(kept, kept_unknown);
+        prop_assert_eq!(&plan.dropped, &unknown.dropped);
+        if !cold.iter().any(|c| *c) {
+            prop_assert_eq!(&plan, &unknown);
+        }
+        // Outside ambiguous requests, no cold local tier ranks ahead of a warm local one.
+        let is_cold = |c: &Candidate| cold.get(c.index).copied().unwrap_or(false);
+        if plan.source != IntentSource::Inferred || plan.confidence >= AMBIGUOUS_BELOW {
+            let locals: Vec<bool> = plan
+                .candidates
+                .iter()
+                .filter(|c| !config.tiers[c.index].is_cloud())
+                .map(is_cold)
+                .collect();
+            prop_assert!(locals.windows(2).all(|w| w[0] <= w[1]), "cold before warm: {:?}", locals);
+        }
         for (i, c) in plan.candidates.iter().enumerate() {
             let tier = &config.tiers[c.index];
             prop_assert_eq!(&tier.id, &c.tier);
