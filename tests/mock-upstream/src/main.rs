@@ -1,5 +1,6 @@
-//! `anvil-mock-upstream [--host 127.0.0.1] [--port 0]`: binds, prints
-//! `listening on http://HOST:PORT` and serves the mock until SIGTERM or SIGINT.
+//! `anvil-mock-upstream [--host 127.0.0.1] [--port 0] [--no-log]`: binds, prints
+//! `listening on http://HOST:PORT` and serves the mock until SIGTERM or SIGINT. `--no-log` keeps
+//! no request or event log (benchmarks).
 #![allow(clippy::print_stdout)]
 
 use std::io::Write;
@@ -9,9 +10,10 @@ use anyhow::{bail, Context};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 
-fn parse_args() -> anyhow::Result<(String, u16)> {
+fn parse_args() -> anyhow::Result<(String, u16, bool)> {
     let mut host = "127.0.0.1".to_owned();
     let mut port = 0u16;
+    let mut no_log = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let (name, inline) = match arg.split_once('=') {
@@ -27,19 +29,20 @@ fn parse_args() -> anyhow::Result<(String, u16)> {
         match name.as_str() {
             "--host" => host = value()?,
             "--port" => port = value()?.parse().context("--port must be a port number")?,
+            "--no-log" => no_log = true,
             "-h" | "--help" => {
-                println!("usage: anvil-mock-upstream [--host 127.0.0.1] [--port 0]");
+                println!("usage: anvil-mock-upstream [--host 127.0.0.1] [--port 0] [--no-log]");
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other}"),
         }
     }
-    Ok((host, port))
+    Ok((host, port, no_log))
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let (host, port) = parse_args()?;
+    let (host, port, no_log) = parse_args()?;
     let listener = TcpListener::bind((host.as_str(), port))
         .await
         .with_context(|| format!("cannot bind {host}:{port}"))?;
@@ -50,7 +53,7 @@ async fn main() -> anyhow::Result<()> {
     println!("listening on http://{addr}");
     std::io::stdout().flush()?;
     tokio::select! {
-        () = serve(listener, MockState::new()) => {}
+        () = serve(listener, if no_log { MockState::without_logs() } else { MockState::new() }) => {}
         _ = sigint.recv() => {}
         _ = sigterm.recv() => {}
     }
