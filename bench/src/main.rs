@@ -2,8 +2,9 @@
 //! `listening on http://HOST:PORT`, runs until SIGTERM, SIGINT or the end of its standard input.
 //!
 //! `anvil-bench run --root DIR --direct URL --floor URL --anvil URL --anvil-pid PID
-//! --floor-pid PID --out FILE [--markdown FILE] [--verify-note TEXT] [--quick]`: runs every
-//! scenario, prints the tables and writes the JSON report (and the Markdown tables).
+//! --floor-pid PID --out FILE [--markdown FILE] [--verify-note TEXT] [--only ID,ID…] [--quick]`:
+//! runs every scenario (or those whose id starts with one of `--only`'s), prints the tables and
+//! writes the JSON report (and the Markdown tables).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::collections::HashMap;
@@ -20,7 +21,7 @@ use tokio::signal::unix::{signal, SignalKind};
 const USAGE: &str = "usage:
   anvil-bench floor --upstream http://HOST:PORT [--port 0]
   anvil-bench run --root DIR --direct URL --floor URL --anvil URL --anvil-pid PID --floor-pid PID
-                  --out FILE [--markdown FILE] [--verify-note TEXT] [--quick]";
+                  --out FILE [--markdown FILE] [--verify-note TEXT] [--only ID,ID…] [--quick]";
 
 /// `--name value` pairs and bare `--flag`s.
 fn options(args: &[String], flags: &[&str]) -> Result<HashMap<String, String>> {
@@ -102,6 +103,10 @@ fn run_main(options: &HashMap<String, String>) -> Result<()> {
         floor_pid: pid("floor-pid")?,
         quick: options.contains_key("quick"),
         verify_note: options.get("verify-note").cloned().unwrap_or_default(),
+        only: options
+            .get("only")
+            .map(|only| only.split(',').map(str::to_owned).collect())
+            .unwrap_or_default(),
     };
     let root = PathBuf::from(get("root")?);
     let out = PathBuf::from(get("out")?);

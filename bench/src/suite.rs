@@ -37,6 +37,18 @@ pub struct Setup {
     pub quick: bool,
     /// What scenario (d) measures (the router's verify path as built now).
     pub verify_note: String,
+    /// Run only the scenarios whose id starts with one of these (all when empty).
+    pub only: Vec<String>,
+}
+
+impl Setup {
+    fn wants(&self, scenario: &str) -> bool {
+        self.only.is_empty()
+            || self
+                .only
+                .iter()
+                .any(|only| scenario.starts_with(only.as_str()))
+    }
 }
 
 /// The tier ids of the generated router config the scenarios pin (`model` = tier id).
@@ -656,72 +668,90 @@ pub async fn run(root: &Path, setup: &Setup, progress: &mut dyn FnMut(&str)) -> 
     let stream_directive = format!("MOCK:slow=0:{STREAM_CHUNKS}");
 
     // (a) same dialect, allow tier: 2 KB and 200 KB
-    runner
-        .whole(
-            "a-2k",
-            anthropic(fixtures::small(tiers::SAME, "", false), false),
-            sizes.c1_small,
-            RATE_SMALL,
-            sizes.saturation_small,
-        )
-        .await?;
-    runner
-        .whole(
-            "a-200k",
-            anthropic(fixtures::large(root, tiers::SAME, "", false)?, false),
-            sizes.c1_large,
-            RATE_LARGE,
-            sizes.saturation_large,
-        )
-        .await?;
+    if setup.wants("a-2k") {
+        runner
+            .whole(
+                "a-2k",
+                anthropic(fixtures::small(tiers::SAME, "", false), false),
+                sizes.c1_small,
+                RATE_SMALL,
+                sizes.saturation_small,
+            )
+            .await?;
+    }
+    if setup.wants("a-200k") {
+        runner
+            .whole(
+                "a-200k",
+                anthropic(fixtures::large(root, tiers::SAME, "", false)?, false),
+                sizes.c1_large,
+                RATE_LARGE,
+                sizes.saturation_large,
+            )
+            .await?;
+    }
     // (b) Anthropic client, OpenAI tier
-    runner
-        .whole(
-            "b-translate",
-            anthropic(fixtures::small(tiers::TRANSLATED, "", false), false),
-            sizes.c1_small,
-            RATE_SMALL,
-            sizes.saturation_small,
-        )
-        .await?;
+    if setup.wants("b-translate") {
+        runner
+            .whole(
+                "b-translate",
+                anthropic(fixtures::small(tiers::TRANSLATED, "", false), false),
+                sizes.c1_small,
+                RATE_SMALL,
+                sizes.saturation_small,
+            )
+            .await?;
+    }
     // (c) streaming, 200 chunks, same dialect and translated
-    runner
-        .streams(
-            "c-stream",
-            anthropic(fixtures::small(tiers::SAME, &stream_directive, true), true),
-            sizes.c1_streams,
-        )
-        .await?;
-    runner
-        .streams(
-            "c-stream-translate",
-            anthropic(
-                fixtures::small(tiers::TRANSLATED, &stream_directive, true),
-                true,
-            ),
-            sizes.c1_streams,
-        )
-        .await?;
+    if setup.wants("c-stream") && !setup.only.iter().any(|o| o == "c-stream-translate") {
+        runner
+            .streams(
+                "c-stream",
+                anthropic(fixtures::small(tiers::SAME, &stream_directive, true), true),
+                sizes.c1_streams,
+            )
+            .await?;
+    }
+    if setup.wants("c-stream-translate") {
+        runner
+            .streams(
+                "c-stream-translate",
+                anthropic(
+                    fixtures::small(tiers::TRANSLATED, &stream_directive, true),
+                    true,
+                ),
+                sizes.c1_streams,
+            )
+            .await?;
+    }
     // (d) allow-with-verify
-    runner
-        .streams(
-            "d-verify",
-            anthropic(
-                fixtures::small(tiers::VERIFY, &stream_directive, true),
-                true,
-            ),
-            sizes.c1_streams,
-        )
-        .await?;
+    if setup.wants("d-verify") {
+        runner
+            .streams(
+                "d-verify",
+                anthropic(
+                    fixtures::small(tiers::VERIFY, &stream_directive, true),
+                    true,
+                ),
+                sizes.c1_streams,
+            )
+            .await?;
+    }
     // (e) open streams
-    let held = format!("MOCK:slow={}:100", sizes.open_stream_chunk_ms);
-    runner
-        .open_streams(anthropic(fixtures::small(tiers::SAME, &held, true), true))
-        .await?;
+    if setup.wants("e-streams") {
+        let held = format!("MOCK:slow={}:100", sizes.open_stream_chunk_ms);
+        runner
+            .open_streams(anthropic(fixtures::small(tiers::SAME, &held, true), true))
+            .await?;
+    }
     // (f) soak
-    let soak = runner
-        .soak(anthropic(fixtures::small(tiers::SAME, "", false), false))
-        .await?;
+    let soak = if setup.wants("f-soak") {
+        runner
+            .soak(anthropic(fixtures::small(tiers::SAME, "", false), false))
+            .await?
+    } else {
+        Soak::default()
+    };
 
     let pick = |scenario: &str, measure: &str| {
         runner

@@ -9,6 +9,7 @@ mod body;
 mod forward;
 mod handler;
 mod models;
+mod raw_body;
 mod respond;
 mod route;
 mod sse_frame;
