@@ -245,6 +245,11 @@ fn parse(dialect: Dialect, bytes: &[u8]) -> Result<AnyRequest, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request("request body is empty"));
     }
+    // Valid bodies (nearly all) parse without tracking field paths; only a rejected body is
+    // parsed again with them, for an error that names the field.
+    if let Ok(request) = AnyRequest::parse(dialect, bytes) {
+        return Ok(request);
+    }
     Ok(match dialect {
         Dialect::Anthropic => AnyRequest::Anthropic(typed::<anthropic::Request>(bytes)?),
         Dialect::OpenAiChat => AnyRequest::OpenAiChat(typed::<openai::Request>(bytes)?),
