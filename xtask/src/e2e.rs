@@ -255,7 +255,7 @@ pub fn ensure_venv(venv: &Path, requirements: &Path, out: &mut dyn Write) -> Res
 /// `KEY=VALUE` from one line of `anvil-e2e-stack`'s output.
 pub fn stack_line(line: &str) -> Option<(&str, &str)> {
     let (key, value) = line.trim().split_once('=')?;
-    matches!(key, "ANVIL_URL" | "ANVIL_MOCK_URL").then_some((key, value))
+    matches!(key, "ANVIL_URL" | "ANVIL_MOCK_URL" | "ANVIL_VERIFY_URL").then_some((key, value))
 }
 
 /// A running `anvil-e2e-stack`; dropping it closes its stdin, which stops mock and router.
@@ -267,6 +267,8 @@ pub struct StackProcess {
     pub anvil_url: String,
     /// `ANVIL_MOCK_URL`: the mock upstream.
     pub mock_url: String,
+    /// `ANVIL_VERIFY_URL`: a second router on the same mock that verifies answers.
+    pub verify_url: String,
 }
 
 impl StackProcess {
@@ -296,17 +298,19 @@ impl StackProcess {
             stdin,
             anvil_url: String::new(),
             mock_url: String::new(),
+            verify_url: String::new(),
         };
         let deadline = Instant::now() + STACK_STARTUP;
-        while stack.anvil_url.is_empty() || stack.mock_url.is_empty() {
+        while stack.anvil_url.is_empty() || stack.mock_url.is_empty() || stack.verify_url.is_empty()
+        {
             let left = deadline.saturating_duration_since(Instant::now());
-            let (key, value) = receiver
-                .recv_timeout(left)
-                .context("anvil-e2e-stack did not print ANVIL_URL and ANVIL_MOCK_URL")?;
-            if key == "ANVIL_URL" {
-                stack.anvil_url = value;
-            } else {
-                stack.mock_url = value;
+            let (key, value) = receiver.recv_timeout(left).context(
+                "anvil-e2e-stack did not print ANVIL_URL, ANVIL_VERIFY_URL and ANVIL_MOCK_URL",
+            )?;
+            match key.as_str() {
+                "ANVIL_URL" => stack.anvil_url = value,
+                "ANVIL_VERIFY_URL" => stack.verify_url = value,
+                _ => stack.mock_url = value,
             }
         }
         Ok(stack)
@@ -362,6 +366,7 @@ fn run_sdk(root: &Path, built: &Built, out: &mut dyn Write) -> Result<Outcome> {
         .current_dir(root)
         .env("ANVIL_URL", &stack.anvil_url)
         .env("ANVIL_MOCK_URL", &stack.mock_url)
+        .env("ANVIL_VERIFY_URL", &stack.verify_url)
         // The presets of the e2e config (`anvil_e2e::config::router_config`).
         .env("ANVIL_EXPECT_MODELS", "chat,planning")
         .status()

@@ -9,20 +9,24 @@ use anvil_backends::{Upstream, UpstreamBody, UpstreamError};
 use anvil_dialects::errors::{parse_error, ErrorBody};
 use anvil_dialects::translate::{AnyRequest, AnyResponse, StreamTranslator};
 use anvil_dialects::{anthropic, openai, responses, Dialect, EncodeContext};
+use anvil_fallback::AttemptOutcome;
+use anvil_policy::Decision;
 use bytes::Bytes;
 use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderMap, Response, StatusCode};
 use serde_json::Value;
-use tokio::sync::{mpsc, OwnedSemaphorePermit};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit};
 use tokio::time::Instant;
 
 use crate::body::Body;
 use crate::raw_body::RawBody;
 use crate::respond::{
-    json_response, set_header, ApiError, ATTEMPTS, DECISION, TIER, TOKEN_COUNT, WORK_CLASS,
+    json_response, set_header, ApiError, ATTEMPTS, DECISION, REQUEST_ID, TIER, TOKEN_COUNT,
+    WORK_CLASS,
 };
 use crate::route::{self, Routing};
 use crate::sse_frame::SseFramer;
+use crate::walk::{Fill, Held, Ledger, Spent};
 use crate::AppState;
 
 /// Largest complete (non-streamed) upstream answer the router buffers.
@@ -54,6 +58,8 @@ pub(crate) struct Draft {
     prompt: Option<String>,
     prompt_tokens_estimate: u64,
     started: Instant,
+    /// The session the request belongs to, for its budget.
+    session: Option<String>,
 }
 
 impl Draft {
@@ -62,6 +68,7 @@ impl Draft {
         request_id: &str,
         routing: &Routing,
         canonical: &anvil_dialects::canonical::Request,
+        session: Option<String>,
     ) -> Self {
         let plan = &routing.plan;
         let plan_json = serde_json::json!({
@@ -92,19 +99,25 @@ impl Draft {
             prompt,
             prompt_tokens_estimate: routing.needs.prompt_tokens,
             started: Instant::now(),
+            session,
         }
     }
 
-    /// Queues the record with its outcome; never blocks.
-    fn finish(self, served: Option<&str>, attempts: usize, status: u16, usage: Option<(u64, u64)>) {
+    /// Queues the record with its outcome, and charges the session's budget; never blocks.
+    fn finish(self, served: Option<&str>, ledger: &Ledger, status: u16, usage: Option<(u64, u64)>) {
         let (tokens_in, tokens_out) = usage.unwrap_or((self.prompt_tokens_estimate, 0));
-        let cost_usd = served
-            .and_then(|id| self.state.config.tier(id))
-            .map_or(0.0, |tier| {
-                (tokens_in as f64 * tier.cost_input_per_mtok.unwrap_or(0.0)
-                    + tokens_out as f64 * tier.cost_output_per_mtok.unwrap_or(0.0))
-                    / 1_000_000.0
-            });
+        let cost_usd = crate::walk::cost(
+            served.and_then(|id| self.state.config.tier(id)),
+            Some((tokens_in, tokens_out)),
+        );
+        if let (Some(session), Some(_)) = (&self.session, self.state.config.budgets.session_usd) {
+            let spent = cost_usd + ledger.failed_cost;
+            if spent > 0.0 {
+                self.state
+                    .budgets
+                    .charge(session, spent, Instant::now().into_std());
+            }
+        }
         self.state.record(anvil_profile_store::DecisionRecord {
             request_id: self.request_id,
             unix_ms: self.unix_ms,
@@ -114,12 +127,16 @@ impl Draft {
             signals: self.signals,
             plan: self.plan,
             served_tier: served.map(str::to_owned),
-            attempts: attempts as u32,
+            attempts: ledger.attempts.sent() as u32,
             status,
             latency_ms: self.started.elapsed().as_millis() as u64,
             tokens_in,
             tokens_out,
             cost_usd,
+            attempt_log: ledger.log(),
+            failed_tokens_in: ledger.failed_in,
+            failed_tokens_out: ledger.failed_out,
+            failed_cost_usd: ledger.failed_cost,
             prompt: self.prompt,
         });
     }
@@ -178,14 +195,13 @@ fn usage_of_events(events: &[anvil_dialects::StreamEvent]) -> Option<(u64, u64)>
 /// What the request log line needs, carried into the stream pump.
 struct Log {
     draft: Draft,
-    attempt_count: usize,
+    ledger: Ledger,
     request_id: String,
     inbound: Dialect,
     work_class: &'static str,
     prompt_tokens_estimate: u64,
     tier: String,
     tier_dialect: Dialect,
-    attempts: String,
     started: Instant,
     time_to_headers: Duration,
     bytes_in: usize,
@@ -200,7 +216,7 @@ impl Log {
             prompt_tokens_estimate = self.prompt_tokens_estimate,
             tier = %self.tier,
             tier_dialect = self.tier_dialect.as_str(),
-            attempts = %self.attempts,
+            attempts = %self.ledger.header(),
             status,
             upstream_headers_ms = self.time_to_headers.as_millis() as u64,
             total_ms = self.started.elapsed().as_millis() as u64,
@@ -210,7 +226,7 @@ impl Log {
             "request"
         );
         self.draft
-            .finish(Some(&self.tier), self.attempt_count, status, usage);
+            .finish(Some(&self.tier), &self.ledger, status, usage);
     }
 }
 
@@ -258,7 +274,7 @@ fn parse(dialect: Dialect, bytes: &[u8]) -> Result<AnyRequest, ApiError> {
 }
 
 /// Checks what the typed model accepts but the endpoint does not.
-fn validate(dialect: Dialect, json: &RawBody<'_>) -> Result<(), ApiError> {
+fn validate(dialect: Dialect, json: &RawBody) -> Result<(), ApiError> {
     let present = |key: &str| json.present(key);
     match dialect {
         Dialect::Anthropic if !present("max_tokens") => {
@@ -283,7 +299,7 @@ fn validate(dialect: Dialect, json: &RawBody<'_>) -> Result<(), ApiError> {
 fn upstream_body(
     inbound: Dialect,
     canonical: &anvil_dialects::canonical::Request,
-    json: &RawBody<'_>,
+    json: &RawBody,
     upstream: &Upstream,
 ) -> Result<Bytes, ApiError> {
     if upstream.dialect() == inbound {
@@ -380,26 +396,48 @@ fn record_outcome(state: &AppState, tier: &str, kind: &str) {
     }
 }
 
-/// The exhaustion error: no tier survived the policy's filters.
-fn exhausted(state: &AppState, routing: &Routing) -> ApiError {
-    let reasons: Vec<String> = routing
+/// The exhaustion error: no tier may serve, or every tier that could failed. The client sees that no
+/// local (or no) tier could serve, in its dialect's envelope with a `retry-after`; the reasons per
+/// tier go to the decision record and the log (and to `/v1/route`, which asks for them: `detailed`).
+fn exhausted(state: &AppState, routing: &Routing, detailed: bool) -> ApiError {
+    let any_cloud = state
+        .config
+        .tiers
+        .iter()
+        .zip(&state.bound)
+        .any(|(tier, bound)| *bound && tier.is_cloud());
+    let mut message = format!(
+        "no {}tier could serve this {} request",
+        if any_cloud { "" } else { "local " },
+        routing.plan.work_class.as_str()
+    );
+    if detailed {
+        let reasons: Vec<String> = routing
+            .plan
+            .dropped
+            .iter()
+            .map(|d| format!("{}: {}", d.tier, d.reason))
+            .collect();
+        if !reasons.is_empty() {
+            message.push_str(&format!(" ({})", reasons.join("; ")));
+        }
+    }
+    let retry_after = if routing
         .plan
         .dropped
         .iter()
-        .map(|d| format!("{}: {}", d.tier, d.reason))
-        .collect();
-    let mut message = format!(
-        "no tier may serve this {} request",
-        routing.plan.work_class.as_str()
-    );
-    if !reasons.is_empty() {
-        message.push_str(&format!(" ({})", reasons.join("; ")));
-    }
+        .any(|d| d.reason == anvil_policy::DropReason::BreakerOpen)
+    {
+        state.config.breakers.cooldown.as_secs().max(1)
+    } else {
+        1
+    };
     ApiError::new(
         StatusCode::from_u16(state.config.exhaustion_status)
             .unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
         message,
     )
+    .retry_after(retry_after)
 }
 
 /// `POST /v1/messages`, `/v1/chat/completions`, `/v1/responses`.
@@ -439,142 +477,694 @@ async fn generate_inner(
     let body_hints = json.value(crate::raw_body::HINTS);
     let hints = route::hints(&headers, body_hints.as_ref())?;
     let model = json.string("model").unwrap_or_default();
-    let model = model.as_str();
     let mut notes = Vec::new();
     let canonical = request.to_canonical(&mut notes);
+    let session = route::session_id(&hints, &headers, &json.object_of(&["metadata"]));
     let routing = route::route(
         &state.config,
         &state.profile.load(),
         &state.bound,
-        model,
+        &model,
         hints,
         &canonical,
         &state.breakers.open_tiers(std::time::Instant::now()),
+        session_budget(&state, session.as_deref()),
     );
     let stream = json.is_true("stream");
-    let draft = Draft::new(&state, &request_id, &routing, &canonical);
-    let mut draft = Some(draft);
-
-    let mut attempts: Vec<String> = Vec::new();
-    let mut last: Option<ApiError> = None;
-    let candidates: Vec<(&Upstream, &'static str)> = routing
+    let draft = Draft::new(&state, &request_id, &routing, &canonical, session);
+    let candidates = routing
         .plan
         .candidates
         .iter()
-        .filter_map(|c| {
-            let upstream = state.upstreams.get(c.index).and_then(Option::as_ref)?;
-            Some((upstream, c.decision.as_str()))
-        })
+        .map(|c| (c.index, c.decision))
         .collect();
-    let mut permit = Some(permit);
-    for (n, (upstream, decision)) in candidates.iter().enumerate() {
-        // The plan skipped tiers whose breaker was open; one may have opened since.
-        if !state
-            .breakers
-            .allow(upstream.tier_id(), std::time::Instant::now())
-            .is_admitted()
-        {
-            attempts.push(format!("{}:breaker-open", upstream.tier_id()));
-            continue;
+    let checks = crate::walk::checks_for(&state.config.verify, routing.plan.work_class);
+    let walk = Walk {
+        state,
+        inbound,
+        request_id,
+        started,
+        headers,
+        json,
+        canonical,
+        routing,
+        model,
+        bytes_in: bytes.len(),
+        draft: Some(draft),
+        ledger: Ledger::default(),
+        checks,
+        candidates,
+        next: 0,
+        last: None,
+        _permit: permit,
+    };
+    Ok(if stream {
+        walk.run_stream().await
+    } else {
+        walk.run_complete().await
+    })
+}
+
+/// What the session may still spend on metered tiers, when it has a ceiling.
+fn session_budget(state: &AppState, session: Option<&str>) -> Option<anvil_policy::SessionBudget> {
+    let ceiling_usd = state.config.budgets.session_usd?;
+    let session = session?;
+    Some(anvil_policy::SessionBudget {
+        spent_usd: state.budgets.spent(session, Instant::now().into_std()),
+        ceiling_usd,
+    })
+}
+
+/// Where a streamed answer's bytes go: nowhere yet (the response head is still to be decided), or a
+/// client that already has its headers because the commit window sent keep-alives.
+enum Sink {
+    Pending(Option<oneshot::Sender<Response<Body>>>),
+    Open(mpsc::Sender<Bytes>),
+}
+
+impl Sink {
+    /// Resolves when the client has gone away.
+    async fn closed(&mut self) {
+        match self {
+            Sink::Pending(Some(head)) => head.closed().await,
+            Sink::Pending(None) => {}
+            Sink::Open(tx) => tx.closed().await,
         }
-        let body = upstream_body(inbound, &canonical, &json, upstream)?;
-        let sent = upstream.send(body, &headers).await;
-        record_outcome(
-            &state,
-            upstream.tier_id(),
-            sent.as_ref().map_or_else(UpstreamError::kind, |_| "ok"),
-        );
-        match sent {
-            Ok(response) => {
-                attempts.push(format!("{}:ok", upstream.tier_id()));
-                let log = Log {
-                    draft: draft
-                        .take()
-                        .unwrap_or_else(|| Draft::new(&state, &request_id, &routing, &canonical)),
-                    attempt_count: attempts.len(),
-                    request_id: request_id.clone(),
-                    inbound,
-                    work_class: routing.plan.work_class.as_str(),
-                    prompt_tokens_estimate: routing.needs.prompt_tokens,
-                    tier: upstream.tier_id().to_owned(),
-                    tier_dialect: upstream.dialect(),
-                    attempts: attempts.join(","),
-                    started,
-                    time_to_headers: response.time_to_headers,
-                    bytes_in: bytes.len(),
-                };
-                let mut out = if let (true, Some(permit)) = (stream, permit.take()) {
-                    stream_response(permit, &request_id, inbound, upstream, response.body, log)
-                } else {
-                    complete_response(inbound, upstream, response.body, log, model).await?
-                };
-                routed_headers(
-                    out.headers_mut(),
-                    &routing,
-                    upstream.tier_id(),
-                    decision,
-                    &attempts.join(","),
-                );
-                return Ok(out);
+    }
+}
+
+/// The walk over a request's candidate tiers. Owned, so a streamed walk can continue in a task after
+/// the response headers went out.
+struct Walk {
+    state: Arc<AppState>,
+    inbound: Dialect,
+    request_id: String,
+    started: Instant,
+    headers: HeaderMap,
+    json: RawBody,
+    canonical: anvil_dialects::canonical::Request,
+    routing: Routing,
+    model: String,
+    bytes_in: usize,
+    draft: Option<Draft>,
+    ledger: Ledger,
+    checks: anvil_verify::Checks,
+    /// (index into `state.upstreams`, decision), best first.
+    candidates: Vec<(usize, Decision)>,
+    next: usize,
+    /// The last upstream failure as the client would see it, and whether another tier could have
+    /// been tried after it.
+    last: Option<(ApiError, bool)>,
+    /// The concurrency slot, held until the walk (and its stream) ends.
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Walk {
+    /// The next candidate to call: within the retry cap, its breaker admitting it.
+    fn next_candidate(&mut self) -> Option<(usize, Decision)> {
+        let policy = anvil_fallback::RetryPolicy {
+            max_attempts: self.state.config.limits.max_attempts as usize,
+            retry_on_4xx: false,
+        };
+        while let Some(&(index, decision)) = self.candidates.get(self.next) {
+            self.next += 1;
+            if !policy.may_try_another(&self.ledger.attempts) {
+                return None;
             }
-            Err(error) => {
-                attempts.push(format!("{}:{}", upstream.tier_id(), error.kind()));
-                tracing::warn!(
-                    request_id = %request_id,
-                    tier = upstream.tier_id(),
-                    error = %upstream.redact(&error.to_string()),
-                    "upstream attempt failed"
+            let Some(upstream) = self.state.upstreams.get(index).and_then(Option::as_ref) else {
+                continue;
+            };
+            // The plan skipped tiers whose breaker was open; one may have opened since.
+            if !self
+                .state
+                .breakers
+                .allow(upstream.tier_id(), std::time::Instant::now())
+                .is_admitted()
+            {
+                self.ledger.failed(
+                    upstream.tier_id(),
+                    AttemptOutcome::BreakerOpen,
+                    Spent::default(),
                 );
-                let more = n + 1 < candidates.len();
-                last = Some(upstream_error(&error, upstream));
-                if !(error.may_fall_back() && more) {
+                continue;
+            }
+            return Some((index, decision));
+        }
+        None
+    }
+
+    /// Whether `decision` means holding the answer until it is verified.
+    fn verifies(&self, decision: Decision) -> bool {
+        decision == Decision::AllowWithVerify && self.state.config.verify.enabled
+    }
+
+    async fn send(
+        &self,
+        upstream: &Upstream,
+    ) -> Result<anvil_backends::UpstreamResponse, UpstreamError> {
+        let body = upstream_body(self.inbound, &self.canonical, &self.json, upstream)
+            .map_err(|e| UpstreamError::Body(e.body.message))?;
+        upstream.send(body, &self.headers).await
+    }
+
+    /// Records a failed attempt; whether the walk may go on. `held`: nothing of the attempt reached
+    /// the client (a verified attempt's window), so any failure may fall back.
+    fn upstream_failed(
+        &mut self,
+        upstream: &Upstream,
+        error: &UpstreamError,
+        spent: Spent,
+        held: bool,
+    ) -> bool {
+        record_outcome(&self.state, upstream.tier_id(), error.kind());
+        tracing::warn!(
+            request_id = %self.request_id,
+            tier = upstream.tier_id(),
+            error = %upstream.redact(&error.to_string()),
+            "upstream attempt failed"
+        );
+        let outcome = error
+            .kind()
+            .parse::<AttemptOutcome>()
+            .unwrap_or(AttemptOutcome::BodyFailed);
+        self.ledger.failed(upstream.tier_id(), outcome, spent);
+        let may_fall_back = held || error.may_fall_back();
+        self.last = Some((upstream_error(error, upstream), may_fall_back));
+        may_fall_back
+    }
+
+    /// Records an answer that failed verification.
+    fn verify_failed(
+        &mut self,
+        upstream: &Upstream,
+        checks: Vec<(&'static str, String)>,
+        usage: Option<(u64, u64)>,
+        elapsed: Duration,
+    ) {
+        let first = checks.first().map_or("unknown", |(check, _)| *check);
+        tracing::info!(
+            request_id = %self.request_id,
+            tier = upstream.tier_id(),
+            checks = ?checks,
+            "answer failed verification; falling back"
+        );
+        let outcome = AttemptOutcome::VerifyFailed(first.to_owned());
+        if let Some(o) = outcome.breaker_outcome() {
+            self.state
+                .breakers
+                .record(upstream.tier_id(), std::time::Instant::now(), o);
+        }
+        let cost = crate::walk::cost(self.state.config.tier(upstream.tier_id()), usage);
+        self.ledger.failed(
+            upstream.tier_id(),
+            outcome,
+            Spent {
+                checks,
+                usage,
+                cost,
+                elapsed,
+            },
+        );
+    }
+
+    /// Records a window that outgrew its cap and is abandoned.
+    fn window_failed(&mut self, upstream: &Upstream, usage: Option<(u64, u64)>, elapsed: Duration) {
+        let cost = crate::walk::cost(self.state.config.tier(upstream.tier_id()), usage);
+        self.ledger.failed(
+            upstream.tier_id(),
+            AttemptOutcome::WindowExceeded,
+            Spent {
+                usage,
+                cost,
+                elapsed,
+                ..Spent::default()
+            },
+        );
+    }
+
+    /// Marks `upstream` as the tier that serves and hands the record over to the response's log.
+    fn serving(&mut self, upstream: &Upstream, sent_at: Instant, time_to_headers: Duration) -> Log {
+        record_outcome(&self.state, upstream.tier_id(), "ok");
+        self.ledger.served(upstream.tier_id(), sent_at.elapsed());
+        Log {
+            draft: self.draft.take().unwrap_or_else(|| {
+                Draft::new(
+                    &self.state,
+                    &self.request_id,
+                    &self.routing,
+                    &self.canonical,
+                    None,
+                )
+            }),
+            ledger: std::mem::take(&mut self.ledger),
+            request_id: self.request_id.clone(),
+            inbound: self.inbound,
+            work_class: self.routing.plan.work_class.as_str(),
+            prompt_tokens_estimate: self.routing.needs.prompt_tokens,
+            tier: upstream.tier_id().to_owned(),
+            tier_dialect: upstream.dialect(),
+            started: self.started,
+            time_to_headers,
+            bytes_in: self.bytes_in,
+        }
+    }
+
+    /// The error that ends a walk no tier survived: the upstream's own error when the only tier
+    /// tried failed by itself (or the request was at fault), the exhaustion status otherwise.
+    fn final_error(&mut self) -> ApiError {
+        match self.last.take() {
+            Some((error, may_fall_back))
+                if !may_fall_back
+                    || (self.ledger.attempts.sent() <= 1 && !self.ledger.verify_failed) =>
+            {
+                error
+            }
+            _ => exhausted(&self.state, &self.routing, false),
+        }
+    }
+
+    /// Records and logs a walk that served nothing.
+    fn failed(&mut self, status: u16, outcome: &str) {
+        if let Some(draft) = self.draft.take() {
+            draft.finish(None, &self.ledger, status, None);
+        }
+        tracing::info!(
+            request_id = %self.request_id,
+            inbound = self.inbound.as_str(),
+            attempts = %self.ledger.header(),
+            status,
+            outcome,
+            total_ms = self.started.elapsed().as_millis() as u64,
+            "request failed"
+        );
+    }
+
+    fn headers_for(&self, headers: &mut HeaderMap, tier: &str, decision: Decision, attempts: &str) {
+        routed_headers(headers, &self.routing, tier, decision.as_str(), attempts);
+    }
+
+    /// The error response that ends a walk: in the client's envelope, with anvil's headers.
+    fn error_response(&mut self) -> Response<Body> {
+        let error = self.final_error();
+        self.failed(error.body.status, "exhausted");
+        let mut response = error.into_response(self.inbound, &self.request_id);
+        let tier = self
+            .ledger
+            .attempts
+            .as_slice()
+            .last()
+            .map(|a| a.tier.clone())
+            .unwrap_or_default();
+        let decision = self
+            .candidates
+            .get(self.next.saturating_sub(1))
+            .map_or(Decision::Deny, |(_, d)| *d);
+        let attempts = self.ledger.header();
+        self.headers_for(response.headers_mut(), &tier, decision, &attempts);
+        if tier.is_empty() {
+            set_header(response.headers_mut(), DECISION, "deny");
+        }
+        response
+    }
+
+    /// A non-streamed request: each candidate's answer is read whole, verified when its decision
+    /// says so, and the first that passes is sent.
+    async fn run_complete(mut self) -> Response<Body> {
+        let state = Arc::clone(&self.state);
+        while let Some((index, decision)) = self.next_candidate() {
+            let Some(upstream) = state.upstreams.get(index).and_then(Option::as_ref) else {
+                continue;
+            };
+            let sent_at = Instant::now();
+            let response = match self.send(upstream).await {
+                Ok(response) => response,
+                Err(error) => {
+                    let spent = Spent {
+                        elapsed: sent_at.elapsed(),
+                        ..Spent::default()
+                    };
+                    if self.upstream_failed(upstream, &error, spent, false) {
+                        continue;
+                    }
                     break;
+                }
+            };
+            let verify = self.verifies(decision);
+            let bytes = if verify {
+                match self.hold_complete(upstream, response.body, sent_at).await {
+                    Some(bytes) => bytes,
+                    None => continue,
+                }
+            } else {
+                match response.body.collect(MAX_RESPONSE_BYTES).await {
+                    Ok(bytes) => bytes,
+                    Err(error) => {
+                        let log = self.serving(upstream, sent_at, response.time_to_headers);
+                        let api = upstream_error(&error, upstream);
+                        log.done(api.body.status, 0, error.kind(), None);
+                        return api.into_response(self.inbound, &self.request_id);
+                    }
+                }
+            };
+            let log = self.serving(upstream, sent_at, response.time_to_headers);
+            let attempts = log.ledger.header();
+            let mut out = match complete_response(self.inbound, upstream, bytes, log, &self.model) {
+                Ok(out) => out,
+                Err(error) => error.into_response(self.inbound, &self.request_id),
+            };
+            self.headers_for(out.headers_mut(), upstream.tier_id(), decision, &attempts);
+            return out;
+        }
+        self.error_response()
+    }
+
+    /// Reads a whole answer under the commit window's cap and verifies it: the bytes to send, or
+    /// `None` after recording why this attempt cannot serve.
+    async fn hold_complete(
+        &mut self,
+        upstream: &Upstream,
+        mut body: UpstreamBody,
+        sent_at: Instant,
+    ) -> Option<Bytes> {
+        let cap = crate::walk::window_cap(&self.state.config.commit_window);
+        let deadline = Instant::now() + cap.max_duration;
+        let mut buffer = Vec::new();
+        let exceeded = loop {
+            match tokio::time::timeout_at(deadline, body.next_chunk()).await {
+                Err(_) => break true,
+                Ok(Ok(Some(chunk))) => {
+                    buffer.extend_from_slice(&chunk);
+                    if buffer.len() as u64 > cap.max_bytes {
+                        break true;
+                    }
+                }
+                Ok(Ok(None)) => break false,
+                Ok(Err(error)) => {
+                    let spent = Spent {
+                        elapsed: sent_at.elapsed(),
+                        ..Spent::default()
+                    };
+                    self.upstream_failed(upstream, &error, spent, true);
+                    return None;
+                }
+            }
+        };
+        if exceeded {
+            if cap.on_exceeded == anvil_fallback::OnExceeded::FailOver {
+                self.window_failed(upstream, None, sent_at.elapsed());
+                return None;
+            }
+            tracing::info!(
+                request_id = %self.request_id,
+                tier = upstream.tier_id(),
+                "answer outgrew the commit window; sending it unverified"
+            );
+            return match body.collect(MAX_RESPONSE_BYTES - buffer.len()).await {
+                Ok(rest) => {
+                    buffer.extend_from_slice(&rest);
+                    Some(Bytes::from(buffer))
+                }
+                Err(error) => {
+                    let spent = Spent {
+                        elapsed: sent_at.elapsed(),
+                        ..Spent::default()
+                    };
+                    self.upstream_failed(upstream, &error, spent, true);
+                    None
+                }
+            };
+        }
+        let bytes = Bytes::from(buffer);
+        let parsed = match AnyResponse::parse(upstream.dialect(), &bytes) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                let error = UpstreamError::Body(format!(
+                    "the answer is not a valid {} response: {e}",
+                    upstream.dialect().as_str()
+                ));
+                let spent = Spent {
+                    elapsed: sent_at.elapsed(),
+                    ..Spent::default()
+                };
+                self.upstream_failed(upstream, &error, spent, true);
+                return None;
+            }
+        };
+        let mut notes = Vec::new();
+        let answer = parsed.to_canonical(&mut notes);
+        let mut logprobs = Vec::new();
+        if self.checks.logprob_floor.is_some() {
+            if let Ok(value) = serde_json::from_slice::<Value>(&bytes) {
+                crate::walk::logprobs_of(upstream.dialect(), &value, &mut logprobs);
+            }
+        }
+        let failures = crate::walk::verify(&self.canonical, &answer, &logprobs, &self.checks);
+        if failures.is_empty() {
+            return Some(bytes);
+        }
+        let usage = usage_of(upstream.dialect(), &parsed.to_json());
+        self.verify_failed(upstream, failures, usage, sent_at.elapsed());
+        None
+    }
+
+    /// A streamed request. The walk runs in a task: the response head is decided there (an error,
+    /// the answer's headers, or — when a commit window holds long enough for a keep-alive to be
+    /// due — early headers followed by keep-alives).
+    async fn run_stream(self) -> Response<Body> {
+        let (head_tx, head_rx) = oneshot::channel();
+        let inbound = self.inbound;
+        let request_id = self.request_id.clone();
+        tokio::spawn(self.stream_task(head_tx));
+        head_rx.await.unwrap_or_else(|_| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the request was abandoned",
+            )
+            .into_response(inbound, &request_id)
+        })
+    }
+
+    async fn stream_task(mut self, head: oneshot::Sender<Response<Body>>) {
+        let mut sink = Sink::Pending(Some(head));
+        let state = Arc::clone(&self.state);
+        let keepalive = state.config.commit_window.keepalive;
+        let mut last_beat: Option<Instant> = None;
+        while let Some((index, decision)) = self.next_candidate() {
+            let Some(upstream) = state.upstreams.get(index).and_then(Option::as_ref) else {
+                continue;
+            };
+            let sent_at = Instant::now();
+            let sent = tokio::select! {
+                sent = self.send(upstream) => sent,
+                () = sink.closed() => return self.client_gone(),
+            };
+            let response = match sent {
+                Ok(response) => response,
+                Err(error) => {
+                    let spent = Spent {
+                        elapsed: sent_at.elapsed(),
+                        ..Spent::default()
+                    };
+                    if self.upstream_failed(upstream, &error, spent, false) {
+                        continue;
+                    }
+                    break;
+                }
+            };
+            let time_to_headers = response.time_to_headers;
+            let mut body = response.body;
+            if !self.verifies(decision) {
+                let log = self.serving(upstream, sent_at, time_to_headers);
+                self.serve_stream(sink, upstream, decision, Vec::new(), Some(body), log)
+                    .await;
+                return;
+            }
+            let mut held = Held::new(
+                upstream.dialect(),
+                crate::walk::window_cap(&state.config.commit_window),
+            );
+            loop {
+                let next_beat = last_beat.unwrap_or(sent_at) + keepalive;
+                let fill = tokio::select! {
+                    fill = held.fill(&mut body, next_beat) => fill,
+                    () = sink.closed() => return self.client_gone(),
+                };
+                match fill {
+                    Fill::Due => {
+                        if !self.beat(&mut sink, upstream).await {
+                            return self.client_gone();
+                        }
+                        last_beat = Some(Instant::now());
+                    }
+                    Fill::Complete => {
+                        let failures = crate::walk::verify(
+                            &self.canonical,
+                            held.answer(),
+                            held.logprobs(),
+                            &self.checks,
+                        );
+                        if failures.is_empty() {
+                            let log = self.serving(upstream, sent_at, time_to_headers);
+                            self.serve_stream(sink, upstream, decision, held.chunks, None, log)
+                                .await;
+                            return;
+                        }
+                        self.verify_failed(upstream, failures, held.usage(), sent_at.elapsed());
+                        break;
+                    }
+                    Fill::Exceeded => {
+                        if held.cap().on_exceeded == anvil_fallback::OnExceeded::FailOver {
+                            self.window_failed(upstream, held.usage(), sent_at.elapsed());
+                            break;
+                        }
+                        tracing::info!(
+                            request_id = %self.request_id,
+                            tier = upstream.tier_id(),
+                            "answer outgrew the commit window; streaming it unverified"
+                        );
+                        let log = self.serving(upstream, sent_at, time_to_headers);
+                        self.serve_stream(sink, upstream, decision, held.chunks, Some(body), log)
+                            .await;
+                        return;
+                    }
+                    Fill::Failed(error) => {
+                        let spent = Spent {
+                            usage: held.usage(),
+                            elapsed: sent_at.elapsed(),
+                            ..Spent::default()
+                        };
+                        self.upstream_failed(upstream, &error, spent, true);
+                        break;
+                    }
                 }
             }
         }
+        match sink {
+            Sink::Pending(Some(head)) => {
+                let _ = head.send(self.error_response());
+            }
+            Sink::Pending(None) => {}
+            Sink::Open(tx) => {
+                // The client already has a 200 and keep-alives: the failure is an in-stream error
+                // event in its dialect.
+                let error = self.final_error();
+                self.failed(error.body.status, "exhausted-after-keepalive");
+                let event = ErrorBody::new(error.body.status, error.body.message.clone())
+                    .with_type(match self.inbound {
+                        Dialect::Anthropic => "overloaded_error",
+                        Dialect::OpenAiChat | Dialect::Responses => "server_error",
+                    })
+                    .with_code("exhausted")
+                    .to_sse_event(self.inbound, 1);
+                let mut out = Vec::new();
+                anvil_dialects::sse::encode_event(&event, &mut out);
+                let _ = tx.send(Bytes::from(out)).await;
+            }
+        }
     }
-    let error = last.unwrap_or_else(|| exhausted(&state, &routing));
-    if let Some(draft) = draft.take() {
-        draft.finish(None, attempts.len(), error.body.status, None);
+
+    /// Sends a keep-alive, first sending the response head when none went out yet; false when the
+    /// client is gone.
+    async fn beat(&mut self, sink: &mut Sink, upstream: &Upstream) -> bool {
+        if let Sink::Pending(head) = sink {
+            let Some(head) = head.take() else {
+                return false;
+            };
+            let (tx, client_body) = Body::channel();
+            let mut response = sse_response(client_body);
+            // The answer is still being verified: the tier is tentative, and the attempt in
+            // progress is `in-window`. The final attempts follow in an SSE comment.
+            let mut attempts = self.ledger.header();
+            if !attempts.is_empty() {
+                attempts.push(',');
+            }
+            attempts.push_str(upstream.tier_id());
+            attempts.push_str(":in-window");
+            self.headers_for(
+                response.headers_mut(),
+                upstream.tier_id(),
+                Decision::AllowWithVerify,
+                &attempts,
+            );
+            set_header(response.headers_mut(), REQUEST_ID, &self.request_id);
+            if head.send(response).is_err() {
+                return false;
+            }
+            *sink = Sink::Open(tx);
+        }
+        match sink {
+            Sink::Open(tx) => tx.send(crate::walk::keepalive(self.inbound)).await.is_ok(),
+            Sink::Pending(_) => false,
+        }
     }
-    tracing::info!(
-        request_id = %request_id,
-        inbound = inbound.as_str(),
-        attempts = %attempts.join(","),
-        status = error.body.status,
-        total_ms = started.elapsed().as_millis() as u64,
-        "request failed"
-    );
-    let mut response = error.into_response(inbound, &request_id);
-    let (tier, decision) = candidates
-        .last()
-        .map_or(("", "deny"), |(u, d)| (u.tier_id(), *d));
-    routed_headers(
-        response.headers_mut(),
-        &routing,
-        tier,
-        decision,
-        &attempts.join(","),
-    );
-    Ok(response)
+
+    /// Sends the serving attempt's stream: its held bytes first, then the rest of its body.
+    async fn serve_stream(
+        &mut self,
+        sink: Sink,
+        upstream: &Upstream,
+        decision: Decision,
+        prefix: Vec<Bytes>,
+        body: Option<UpstreamBody>,
+        log: Log,
+    ) {
+        let pump = pump_for(&self.request_id, self.inbound, upstream);
+        let attempts = log.ledger.header();
+        let tx = match sink {
+            Sink::Pending(Some(head)) => {
+                let (tx, client_body) = Body::channel();
+                let mut response = sse_response(client_body);
+                self.headers_for(
+                    response.headers_mut(),
+                    upstream.tier_id(),
+                    decision,
+                    &attempts,
+                );
+                set_header(response.headers_mut(), REQUEST_ID, &self.request_id);
+                if head.send(response).is_err() {
+                    log.done(499, 0, "client-disconnected", None);
+                    return;
+                }
+                tx
+            }
+            Sink::Pending(None) => return,
+            Sink::Open(tx) => {
+                let note = format!(
+                    ": x-anvil-tier: {}\n: x-anvil-attempts: {attempts}\n\n",
+                    upstream.tier_id()
+                );
+                if tx.send(Bytes::from(note)).await.is_err() {
+                    log.done(499, 0, "client-disconnected", None);
+                    return;
+                }
+                tx
+            }
+        };
+        run_pump(pump, prefix, body, tx, log, upstream.clone()).await;
+    }
+
+    /// The client left before anything was decided.
+    fn client_gone(&mut self) {
+        self.failed(499, "client-disconnected");
+    }
+}
+
+fn sse_response(body: Body) -> Response<Body> {
+    let mut response = Response::new(body);
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
 }
 
 /// A non-streamed answer: read it whole, translate it if the dialects differ.
-async fn complete_response(
+fn complete_response(
     inbound: Dialect,
     upstream: &Upstream,
-    body: UpstreamBody,
+    bytes: Bytes,
     log: Log,
     model: &str,
 ) -> Result<Response<Body>, ApiError> {
-    let bytes = match body.collect(MAX_RESPONSE_BYTES).await {
-        Ok(bytes) => bytes,
-        Err(e) => {
-            let error = upstream_error(&e, upstream);
-            log.done(error.body.status, 0, e.kind(), None);
-            return Err(error);
-        }
-    };
     let out = if upstream.dialect() == inbound {
         bytes
     } else {
@@ -761,16 +1351,10 @@ impl Pump {
     }
 }
 
-/// A streamed answer: headers now, then a task pumps upstream chunks to the client as they arrive.
-fn stream_response(
-    permit: OwnedSemaphorePermit,
-    request_id: &str,
-    inbound: Dialect,
-    upstream: &Upstream,
-    body: UpstreamBody,
-    log: Log,
-) -> Response<Body> {
-    let pump = if upstream.dialect() == inbound {
+/// The pump for a stream from `upstream` to an `inbound` client: bytes pass through when the
+/// dialects match, and are translated event by event when they do not.
+fn pump_for(request_id: &str, inbound: Dialect, upstream: &Upstream) -> Pump {
+    if upstream.dialect() == inbound {
         Pump::Pass {
             dialect: inbound,
             framer: SseFramer::default(),
@@ -792,28 +1376,29 @@ fn stream_response(
                 },
             )),
         }
-    };
-    let (tx, client_body) = Body::channel();
-    let redactor = upstream.clone();
-    tokio::spawn(run_pump(pump, body, tx, log, permit, redactor));
-    let mut response = Response::new(client_body);
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    response
+    }
 }
 
+/// Pumps `prefix` (chunks held in a commit window), then the rest of `body`, to the client.
 async fn run_pump(
     mut pump: Pump,
-    mut body: UpstreamBody,
+    prefix: Vec<Bytes>,
+    mut body: Option<UpstreamBody>,
     tx: mpsc::Sender<Bytes>,
     log: Log,
-    _permit: OwnedSemaphorePermit,
     upstream: Upstream,
 ) {
     let mut sent = 0usize;
+    let mut prefix = prefix.into_iter();
     let outcome = loop {
-        let step = match body.next_chunk().await {
+        let next = match prefix.next() {
+            Some(chunk) => Ok(Some(chunk)),
+            None => match body.as_mut() {
+                Some(body) => body.next_chunk().await,
+                None => Ok(None),
+            },
+        };
+        let step = match next {
             Ok(Some(chunk)) => pump.push(chunk).map(|out| (out, false)),
             Ok(None) => pump.finish().map(|out| (out, true)),
             Err(e) => Err(format!("{}: {}", e.kind(), upstream.redact(&e.to_string()))),
@@ -884,6 +1469,7 @@ pub async fn count_tokens(ctx: Ctx, bytes: Bytes) -> Response<Body> {
         hints,
         &canonical,
         &ctx.state.breakers.open_tiers(std::time::Instant::now()),
+        None,
     );
     let counting = routing
         .plan
@@ -930,6 +1516,7 @@ fn decide_inner(ctx: &Ctx, bytes: &[u8]) -> Result<Value, ApiError> {
     let model = json.get("model").and_then(Value::as_str).unwrap_or("");
     let mut notes = Vec::new();
     let canonical = request.to_canonical(&mut notes);
+    let session = route::session_id(&hints, &ctx.headers, &json);
     let routing = route::route(
         &ctx.state.config,
         &ctx.state.profile.load(),
@@ -938,10 +1525,11 @@ fn decide_inner(ctx: &Ctx, bytes: &[u8]) -> Result<Value, ApiError> {
         hints,
         &canonical,
         &ctx.state.breakers.open_tiers(std::time::Instant::now()),
+        session_budget(&ctx.state, session.as_deref()),
     );
     let plan = &routing.plan;
     let Some(first) = plan.candidates.first() else {
-        return Err(exhausted(&ctx.state, &routing));
+        return Err(exhausted(&ctx.state, &routing, true));
     };
     let tier = &ctx.state.config.tiers[first.index];
     let reason = format!(
@@ -963,7 +1551,7 @@ fn decide_inner(ctx: &Ctx, bytes: &[u8]) -> Result<Value, ApiError> {
         "reason": reason,
         "confidence": plan.confidence,
         "intent_source": plan.source.as_str(),
-        "session_id": routing.hints.session,
+        "session_id": session,
         "signals": routing.classification.signals,
         "candidates": plan.candidates.iter().map(|c| serde_json::json!({
             "tier": c.tier, "decision": c.decision.as_str(), "score": c.score,

@@ -13,6 +13,7 @@ mod raw_body;
 mod respond;
 mod route;
 mod sse_frame;
+mod walk;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -40,6 +41,8 @@ pub struct AppState {
     profile: SharedProfile,
     /// Per-tier circuit breakers: a tier that keeps failing is skipped until it half-opens.
     breakers: anvil_fallback::Breakers,
+    /// Dollars each session spent on metered tiers (`[router.budgets]`).
+    budgets: anvil_fallback::SessionBudgets,
     /// Where decision records go (a bounded channel to a writer task); `None` keeps none.
     decisions: Option<anvil_profile_store::DecisionLog>,
     permits: Arc<Semaphore>,
@@ -83,6 +86,10 @@ impl AppState {
         }
         let bound = upstreams.iter().map(Option::is_some).collect();
         let breaker_config = breaker_config(&config.breakers);
+        let budget_config = anvil_fallback::BudgetConfig {
+            idle_ttl: config.budgets.session_idle,
+            ..anvil_fallback::BudgetConfig::default()
+        };
         let permits = Arc::new(Semaphore::new(config.limits.max_concurrency as usize));
         let id_prefix = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -95,6 +102,7 @@ impl AppState {
                 profile: SharedProfile::default(),
                 decisions: None,
                 breakers: anvil_fallback::Breakers::new(breaker_config),
+                budgets: anvil_fallback::SessionBudgets::new(budget_config),
                 permits,
                 requests: AtomicU64::new(0),
                 id_prefix,

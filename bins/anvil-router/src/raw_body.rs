@@ -5,6 +5,8 @@
 //! re-encoded, so a 200 KB Claude Code request costs one scan and one copy instead of a tree built
 //! from the typed model, a deep copy of it and its serialization.
 
+use std::ops::Range;
+
 use bytes::Bytes;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
@@ -16,47 +18,73 @@ use crate::respond::ApiError;
 pub const HINTS: &str = "anvil";
 
 /// The top-level members of a JSON object body, in order; a repeated key keeps its first place
-/// and its last value, as a JSON map would.
-#[derive(Debug)]
-pub struct RawBody<'a> {
-    members: Vec<(String, &'a RawValue)>,
+/// and its last value, as a JSON map would. Owns the body (a cheap `Bytes` clone), so it can travel
+/// with a request across awaits.
+#[derive(Debug, Clone)]
+pub struct RawBody {
+    bytes: Bytes,
+    /// Member names and the byte ranges of their values in `bytes`.
+    members: Vec<(String, Range<usize>)>,
 }
 
-impl<'a> RawBody<'a> {
+impl RawBody {
     /// Reads the members of `bytes`, a JSON object (the typed parse has already accepted it).
-    pub fn parse(bytes: &'a [u8]) -> Result<Self, ApiError> {
-        serde_json::from_slice::<Self>(bytes)
-            .map_err(|e| ApiError::bad_request(format!("request body must be a JSON object: {e}")))
+    pub fn parse(bytes: &Bytes) -> Result<Self, ApiError> {
+        let borrowed = serde_json::from_slice::<Members<'_>>(bytes).map_err(|e| {
+            ApiError::bad_request(format!("request body must be a JSON object: {e}"))
+        })?;
+        let base = bytes.as_ptr() as usize;
+        let members = borrowed
+            .0
+            .into_iter()
+            .map(|(name, value)| {
+                let start = value.get().as_ptr() as usize - base;
+                (name, start..start + value.get().len())
+            })
+            .collect();
+        Ok(Self {
+            bytes: bytes.clone(),
+            members,
+        })
     }
 
-    /// The raw value of `key`.
-    pub fn get(&self, key: &str) -> Option<&'a RawValue> {
+    /// The raw text of `key`'s value.
+    pub fn get(&self, key: &str) -> Option<&str> {
         self.members
             .iter()
             .find(|(name, _)| name == key)
-            .map(|(_, value)| *value)
+            .and_then(|(_, range)| std::str::from_utf8(&self.bytes[range.clone()]).ok())
+    }
+
+    /// The members named in `keys`, decoded into an object (for readers of a few small members).
+    pub fn object_of(&self, keys: &[&str]) -> Value {
+        Value::Object(
+            keys.iter()
+                .filter_map(|key| Some(((*key).to_owned(), self.value(key)?)))
+                .collect(),
+        )
     }
 
     /// `key` is there and not `null`.
     pub fn present(&self, key: &str) -> bool {
-        self.get(key).is_some_and(|value| value.get() != "null")
+        self.get(key).is_some_and(|value| value != "null")
     }
 
     /// `key` is `true`.
     pub fn is_true(&self, key: &str) -> bool {
-        self.get(key).is_some_and(|value| value.get() == "true")
+        self.get(key).is_some_and(|value| value == "true")
     }
 
     /// `key`'s value when it is a string.
     pub fn string(&self, key: &str) -> Option<String> {
         self.get(key)
-            .and_then(|value| serde_json::from_str::<String>(value.get()).ok())
+            .and_then(|value| serde_json::from_str::<String>(value).ok())
     }
 
     /// `key`'s value, decoded.
     pub fn value(&self, key: &str) -> Option<Value> {
         self.get(key)
-            .and_then(|value| serde_json::from_str::<Value>(value.get()).ok())
+            .and_then(|value| serde_json::from_str::<Value>(value).ok())
     }
 
     /// The body for an upstream of the client's dialect: every member but [`HINTS`], byte for
@@ -66,12 +94,12 @@ impl<'a> RawBody<'a> {
         let size: usize = self
             .members
             .iter()
-            .map(|(name, value)| name.len() + value.get().len() + 4)
+            .map(|(name, range)| name.len() + range.len() + 4)
             .sum();
         let mut out = Vec::with_capacity(size + 2 + model.map_or(0, |m| m.len() + 12));
         out.push(b'{');
         let mut model_written = false;
-        for (name, value) in &self.members {
+        for (name, range) in &self.members {
             if name == HINTS {
                 continue;
             }
@@ -85,7 +113,7 @@ impl<'a> RawBody<'a> {
                     write_string(&mut out, model);
                     model_written = true;
                 }
-                _ => out.extend_from_slice(value.get().as_bytes()),
+                _ => out.extend_from_slice(&self.bytes[range.clone()]),
             }
         }
         if let (Some(model), false) = (model, model_written) {
@@ -106,11 +134,14 @@ fn write_string(out: &mut Vec<u8>, text: &str) {
     let _ = serde_json::to_writer(out, text);
 }
 
-impl<'de> Deserialize<'de> for RawBody<'de> {
+/// The members as borrowed raw values, while parsing.
+struct Members<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for Members<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Members;
-        impl<'de> Visitor<'de> for Members {
-            type Value = RawBody<'de>;
+        struct Visit;
+        impl<'de> Visitor<'de> for Visit {
+            type Value = Members<'de>;
 
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("a JSON object")
@@ -125,10 +156,10 @@ impl<'de> Deserialize<'de> for RawBody<'de> {
                         None => members.push((name, value)),
                     }
                 }
-                Ok(RawBody { members })
+                Ok(Members(members))
             }
         }
-        deserializer.deserialize_map(Members)
+        deserializer.deserialize_map(Visit)
     }
 }
 
@@ -157,7 +188,7 @@ mod tests {
             r#"{"model":"a","model":"b","x":1}"#,
         ];
         for body in cases {
-            let raw = RawBody::parse(body.as_bytes()).unwrap();
+            let raw = RawBody::parse(&Bytes::from(body)).unwrap();
             for model in [Some("tier-model ☀"), None] {
                 let encoded = raw.encode(model);
                 let back: Value = serde_json::from_slice(&encoded).unwrap();
@@ -165,7 +196,8 @@ mod tests {
             }
         }
         // key order is the client's, the model keeps its place
-        let raw = RawBody::parse(br#"{"a":1,"model":"m","b":[1, 2]}"#).unwrap();
+        let raw =
+            RawBody::parse(&Bytes::from_static(br#"{"a":1,"model":"m","b":[1, 2]}"#)).unwrap();
         assert_eq!(
             &raw.encode(Some("t"))[..],
             br#"{"a":1,"model":"t","b":[1, 2]}"#
@@ -174,21 +206,25 @@ mod tests {
 
     #[test]
     fn accessors_read_the_members() {
-        let raw = RawBody::parse(
-            br#"{"model":"anvil/chat","stream":true,"store":false,"max_tokens":null,"anvil":{"verify":"on"}}"#,
-        )
+        let raw = RawBody::parse(&Bytes::from_static(
+            br#"{"model":"anvil/chat","stream":true,"store":false,"max_tokens":null,"anvil":{"verify":"on"},"metadata":{"user_id":"u"}}"#,
+        ))
         .unwrap();
         assert_eq!(raw.string("model").as_deref(), Some("anvil/chat"));
         assert!(raw.is_true("stream") && !raw.is_true("store") && !raw.is_true("nope"));
         assert!(raw.present("store") && !raw.present("max_tokens") && !raw.present("nope"));
         assert_eq!(raw.value(HINTS), Some(json!({"verify": "on"})));
         assert_eq!(raw.string("stream"), None);
+        assert_eq!(
+            raw.object_of(&["metadata", "nope"]),
+            json!({"metadata": {"user_id": "u"}})
+        );
     }
 
     #[test]
     fn a_body_that_is_not_an_object_is_a_bad_request() {
         for body in [&b"[1,2]"[..], b"\"x\"", b"{", b""] {
-            let error = RawBody::parse(body).unwrap_err();
+            let error = RawBody::parse(&Bytes::copy_from_slice(body)).unwrap_err();
             assert_eq!(error.body.status, 400, "{body:?}");
         }
     }

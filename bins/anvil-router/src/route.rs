@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use anvil_config::RouterConfig;
 use anvil_dialects::canonical::{self, Part, ToolResultContent};
-use anvil_policy::{plan, resolve_intent, Hints, Needs, Plan, PlanInput, ProfileSnapshot};
+use anvil_policy::{
+    plan, resolve_intent, Hints, Needs, Plan, PlanInput, ProfileSnapshot, SessionBudget,
+};
 use http::HeaderMap;
 use serde_json::Value;
 
@@ -16,7 +18,6 @@ const DEFAULT_OUTPUT_TOKENS: u64 = 4096;
 
 /// Everything the router decided about a request before calling a tier.
 pub struct Routing {
-    pub hints: Hints,
     pub classification: Classification,
     pub needs: Needs,
     pub plan: Plan,
@@ -116,7 +117,61 @@ pub fn needs(request: &canonical::Request, prompt_tokens: u64) -> Needs {
     }
 }
 
+/// Longest session id kept (longer ids are cut): budgets are keyed by it.
+const MAX_SESSION_ID: usize = 200;
+
+/// The session a request belongs to: the `x-anvil-session` hint, else the session the harness names
+/// itself — Claude Code's `x-claude-code-session-id` header or the `session_id` in its
+/// `metadata.user_id`, Codex's `session-id` header or `prompt_cache_key`.
+pub fn session_id(hints: &Hints, headers: &HeaderMap, json: &Value) -> Option<String> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    let from_metadata = || {
+        let user_id = json.get("metadata")?.get("user_id")?.as_str()?;
+        if let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(user_id) {
+            return fields
+                .get("session_id")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned);
+        }
+        // Older Claude Code: `user_<hash>_account_<uuid>_session_<uuid>`.
+        user_id
+            .rsplit_once("_session_")
+            .map(|(_, session)| session.to_owned())
+            .filter(|s| !s.is_empty())
+    };
+    let mut session = hints
+        .session
+        .clone()
+        .or_else(|| header("x-claude-code-session-id"))
+        .or_else(|| header("session-id"))
+        .or_else(|| header("session_id"))
+        .or_else(from_metadata)
+        .or_else(|| {
+            json.get("prompt_cache_key")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        })?;
+    if session.len() > MAX_SESSION_ID {
+        let mut end = MAX_SESSION_ID;
+        while !session.is_char_boundary(end) {
+            end -= 1;
+        }
+        session.truncate(end);
+    }
+    Some(session)
+}
+
 /// Resolves intent, classifies and plans.
+#[allow(clippy::too_many_arguments)]
 pub fn route(
     config: &RouterConfig,
     profile: &Arc<ProfileSnapshot>,
@@ -125,6 +180,7 @@ pub fn route(
     hints: Hints,
     request: &canonical::Request,
     open_breakers: &[String],
+    session_budget: Option<SessionBudget>,
 ) -> Routing {
     let intent = resolve_intent(config, model, &hints);
     let classification = classify(request);
@@ -140,9 +196,9 @@ pub fn route(
         open_breakers,
         resident: None,
         bound,
+        session_budget,
     });
     Routing {
-        hints,
         classification,
         needs,
         plan,

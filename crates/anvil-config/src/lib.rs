@@ -26,7 +26,16 @@
 //! | `router.timeouts.{connect_s, first_byte_s, idle_s, total_s}` | seconds > 0 | 10, 300, 120, 1800 |
 //! | `router.limits.{max_body_bytes, max_concurrency}` | integer > 0 | 32 MiB, 64 |
 //! | `router.limits.shutdown_grace_s` | seconds ≥ 0 | 30 |
+//! | `router.limits.max_attempts` | integer > 0: tiers called per request at most | 3 |
 //! | `router.breakers.{enabled, consecutive_failures, cooldown_s}` | bool; integer > 0; seconds > 0 | true, 5, 30 |
+//! | `router.verify.enabled` | bool: verify `allow-with-verify` answers | true |
+//! | `router.verify.logprob_floor` | negative number: mean token logprob floor | none |
+//! | `router.verify.checks.<check>` | `true`, `false` or an array of work classes ([`CHECK_NAMES`]) | every check on for every class |
+//! | `router.commit_window.{max_bytes, max_s}` | integer > 0; seconds > 0 | 4 MiB, 120 |
+//! | `router.commit_window.on_exceeded` | `commit-unverified` or `fail-over` | `commit-unverified` |
+//! | `router.commit_window.keepalive_s` | seconds in (0, 10] | 5 |
+//! | `router.budgets.session_usd` | dollars ≥ 0 a session may spend on metered tiers | none |
+//! | `router.budgets.session_idle_s` | seconds > 0 before an idle session's spend resets | 86400 |
 //! | `[[router.tiers]]` `id`, `base_url`, `dialect`, `context_limit`, `privacy`, `tool_support` | see [`Tier`] | required |
 //! | `[[router.tiers]]` `model`, `vision`, `auth_env`, `cost_input_per_mtok`, `cost_output_per_mtok` | see [`Tier`] | optional (`auth_env` required for cloud) |
 //! | `router.presets.<name>` | non-empty array of declared tier ids | none |
@@ -53,6 +62,10 @@ use std::ops::Range;
 use std::time::Duration;
 
 use toml_edit::{ImDocument, Item, TableLike, Value};
+
+mod fallback;
+
+pub use fallback::{Budgets, CheckScope, CommitWindow, OnExceeded, Verify, CHECK_NAMES};
 
 // ------------------------------------------------------------------------------------------------
 // Public types
@@ -127,6 +140,12 @@ pub struct RouterConfig {
     pub limits: Limits,
     /// Per-tier circuit breakers (`[router.breakers]`).
     pub breakers: Breakers,
+    /// Verification of `allow-with-verify` answers (`[router.verify]`).
+    pub verify: Verify,
+    /// The streaming commit window (`[router.commit_window]`).
+    pub commit_window: CommitWindow,
+    /// Per-session spending on metered tiers (`[router.budgets]`).
+    pub budgets: Budgets,
     /// The tiers (`[[router.tiers]]`), in file order; at least one, ids unique.
     pub tiers: Vec<Tier>,
     /// The presets (`[router.presets]`), in file order.
@@ -198,6 +217,9 @@ pub struct Limits {
     pub max_concurrency: u32,
     /// How long shutdown waits for in-flight requests (`shutdown_grace_s`); default 30 s.
     pub shutdown_grace: Duration,
+    /// At most this many tiers are called for one request (`max_attempts`); default 3. Skipped
+    /// tiers (open breaker, spent budget) do not count.
+    pub max_attempts: u32,
 }
 
 impl Default for Limits {
@@ -206,6 +228,7 @@ impl Default for Limits {
             max_body_bytes: 32 * 1024 * 1024,
             max_concurrency: 64,
             shutdown_grace: Duration::from_secs(30),
+            max_attempts: 3,
         }
     }
 }
@@ -511,12 +534,20 @@ const ROUTER_KEYS: &[&str] = &[
     "timeouts",
     "limits",
     "breakers",
+    "verify",
+    "commit_window",
+    "budgets",
     "tiers",
     "presets",
 ];
 const LISTEN_KEYS: &[&str] = &["host", "port"];
 const TIMEOUT_KEYS: &[&str] = &["connect_s", "first_byte_s", "idle_s", "total_s"];
-const LIMIT_KEYS: &[&str] = &["max_body_bytes", "max_concurrency", "shutdown_grace_s"];
+const LIMIT_KEYS: &[&str] = &[
+    "max_body_bytes",
+    "max_concurrency",
+    "shutdown_grace_s",
+    "max_attempts",
+];
 const BREAKER_KEYS: &[&str] = &["enabled", "consecutive_failures", "cooldown_s"];
 const TIER_KEYS: &[&str] = &[
     "id",
@@ -718,6 +749,17 @@ fn router(cx: &mut Cx<'_>, t: &dyn TableLike, span: Option<Range<usize>>) -> Opt
     let breakers = cx
         .sub_table(t, &path, "breakers")
         .map_or_else(Breakers::default, |(st, p)| breakers(cx, st, &p));
+    let verify = cx
+        .sub_table(t, &path, "verify")
+        .map_or_else(Verify::default, |(st, p)| fallback::verify(cx, st, &p));
+    let commit_window = cx
+        .sub_table(t, &path, "commit_window")
+        .map_or_else(CommitWindow::default, |(st, p)| {
+            fallback::commit_window(cx, st, &p)
+        });
+    let budgets = cx
+        .sub_table(t, &path, "budgets")
+        .map_or_else(Budgets::default, |(st, p)| fallback::budgets(cx, st, &p));
 
     let tiers = tiers(cx, t, &path, span);
     let presets = presets(cx, t, &path, &tiers);
@@ -769,6 +811,9 @@ fn router(cx: &mut Cx<'_>, t: &dyn TableLike, span: Option<Range<usize>>) -> Opt
         timeouts,
         limits,
         breakers,
+        verify,
+        commit_window,
+        budgets,
         tiers: tiers.into_iter().map(|(t, _)| t).collect(),
         presets,
     })
@@ -868,6 +913,16 @@ fn limits(cx: &mut Cx<'_>, t: &dyn TableLike, path: &Path) -> Limits {
             _ => cx.error(
                 i.span,
                 path.key("max_concurrency"),
+                format!("must be a positive integer, found {}", i.value),
+            ),
+        }
+    }
+    if let Some(i) = cx.int(t, path, "max_attempts") {
+        match u32::try_from(i.value) {
+            Ok(v) if v > 0 => out.max_attempts = v,
+            _ => cx.error(
+                i.span,
+                path.key("max_attempts"),
                 format!("must be a positive integer, found {}", i.value),
             ),
         }

@@ -505,6 +505,7 @@ fn minimal_file_gets_defaults() {
             max_body_bytes: 33_554_432,
             max_concurrency: 64,
             shutdown_grace: Duration::from_secs(30),
+            max_attempts: 3,
         }
     );
     assert!(r.presets.is_empty());
@@ -627,7 +628,8 @@ my-custom = ["local.a_1", "cloud"]
         Limits {
             max_body_bytes: 1_048_576,
             max_concurrency: 8,
-            shutdown_grace: Duration::ZERO
+            shutdown_grace: Duration::ZERO,
+            max_attempts: 3,
         }
     );
     let local = r.tier("local.a_1").unwrap();
@@ -968,4 +970,101 @@ proptest::proptest! {
         proptest::prop_assert_eq!((d.line, d.column), (11, 1));
         proptest::prop_assert_eq!(d.key.clone(), format!("router.tiers[0].{key}"));
     }
+}
+
+#[test]
+fn fallback_sections_are_read() {
+    let src = append(
+        r#"[router.limits]
+max_attempts = 2
+
+[router.verify]
+enabled = true
+logprob_floor = -2.5
+[router.verify.checks]
+refusal = false
+code-does-not-parse = ["bounded-edit", "multi-file-refactor"]
+empty = true
+
+[router.commit_window]
+max_bytes = 65536
+max_s = 30
+on_exceeded = "fail-over"
+keepalive_s = 2.5
+
+[router.budgets]
+session_usd = 1.5
+session_idle_s = 600"#,
+    );
+    let router = parse(&src).unwrap().router;
+    assert_eq!(router.limits.max_attempts, 2);
+    assert_eq!(router.verify.logprob_floor, Some(-2.5));
+    assert!(!router.verify.check_enabled("refusal", WorkClass::Chat));
+    assert!(router
+        .verify
+        .check_enabled("code-does-not-parse", WorkClass::BoundedEdit));
+    assert!(!router
+        .verify
+        .check_enabled("code-does-not-parse", WorkClass::Chat));
+    assert!(router.verify.check_enabled("empty", WorkClass::Planning));
+    assert!(router
+        .verify
+        .check_enabled("tool-args-schema", WorkClass::Planning));
+    assert_eq!(
+        router.commit_window,
+        CommitWindow {
+            max_bytes: 65536,
+            max_duration: Duration::from_secs(30),
+            on_exceeded: OnExceeded::FailOver,
+            keepalive: Duration::from_millis(2500),
+        }
+    );
+    assert_eq!(router.budgets.session_usd, Some(1.5));
+    assert_eq!(router.budgets.session_idle, Duration::from_secs(600));
+
+    let defaults = parse(BASE).unwrap().router;
+    assert!(defaults.verify.enabled);
+    assert_eq!(defaults.limits.max_attempts, 3);
+    assert_eq!(defaults.commit_window, CommitWindow::default());
+    assert_eq!(
+        defaults.commit_window.on_exceeded,
+        OnExceeded::CommitUnverified
+    );
+    assert_eq!(defaults.budgets.session_usd, None);
+}
+
+#[test]
+fn fallback_section_errors_are_located() {
+    check(
+        &append("[router.verify.checks]\nrefusals = false\ncode-does-not-parse = [\"edits\"]\nempty = 3"),
+        &[
+            (12, 1, "router.verify.checks.refusals", "did you mean \"refusal\""),
+            (13, 24, "router.verify.checks.code-does-not-parse[0]", "unknown work class"),
+            (14, 9, "router.verify.checks.empty", "expected true, false or an array"),
+        ],
+    );
+    check(
+        &append("[router.commit_window]\nkeepalive_s = 30\non_exceeded = \"drop\""),
+        &[
+            (
+                12,
+                15,
+                "router.commit_window.keepalive_s",
+                "at most 10 seconds",
+            ),
+            (
+                13,
+                15,
+                "router.commit_window.on_exceeded",
+                "commit-unverified",
+            ),
+        ],
+    );
+    check(
+        &append("[router.budgets]\nsession_usd = -1\n[router.verify]\nlogprob_floor = 0.5"),
+        &[
+            (12, 15, "router.budgets.session_usd", "≥ 0"),
+            (14, 17, "router.verify.logprob_floor", "negative"),
+        ],
+    );
 }

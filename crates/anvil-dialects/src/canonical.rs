@@ -541,3 +541,127 @@ mod note_set_tests {
         );
     }
 }
+
+/// Builds the complete [`Response`] a canonical stream describes, event by event: what a verifier
+/// needs from an answer that is still streaming.
+///
+/// ```
+/// use anvil_dialects::canonical::{BlockStart, Delta, Part, ResponseAccumulator, StopReason};
+/// use anvil_dialects::StreamEvent;
+///
+/// let mut acc = ResponseAccumulator::default();
+/// for event in [
+///     StreamEvent::Start { id: "msg_1".into(), model: "m".into(), usage: None },
+///     StreamEvent::BlockStart { index: 0, block: BlockStart::Text },
+///     StreamEvent::Delta { index: 0, delta: Delta::Text("Hel".into()) },
+///     StreamEvent::Delta { index: 0, delta: Delta::Text("lo".into()) },
+///     StreamEvent::BlockStop { index: 0 },
+///     StreamEvent::Finish { stop_reason: Some(StopReason::EndTurn), stop_sequence: None, usage: None },
+///     StreamEvent::End,
+/// ] {
+///     acc.push(&event);
+/// }
+/// assert!(acc.is_complete());
+/// let response = acc.finish();
+/// assert_eq!(response.content, vec![Part::Text { text: "Hello".into(), cache_control: None }]);
+/// assert_eq!(response.stop_reason, Some(StopReason::EndTurn));
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ResponseAccumulator {
+    response: Response,
+    finished: bool,
+    error: Option<(String, String)>,
+}
+
+impl ResponseAccumulator {
+    /// Folds one event into the response.
+    pub fn push(&mut self, event: &StreamEvent) {
+        let r = &mut self.response;
+        match event {
+            StreamEvent::Start { id, model, usage } => {
+                r.id.clone_from(id);
+                r.model.clone_from(model);
+                if let Some(u) = usage {
+                    r.usage = *u;
+                }
+            }
+            StreamEvent::BlockStart { block, .. } => r.content.push(match block {
+                BlockStart::Text => Part::Text {
+                    text: String::new(),
+                    cache_control: None,
+                },
+                BlockStart::Thinking => Part::Thinking {
+                    text: String::new(),
+                    signature: None,
+                },
+                BlockStart::RedactedThinking { data, dialect } => Part::RedactedThinking {
+                    data: data.clone(),
+                    dialect: *dialect,
+                },
+                BlockStart::ToolUse { id, name } => Part::ToolUse {
+                    id: id.clone(),
+                    name: name.clone(),
+                    arguments: String::new(),
+                    cache_control: None,
+                },
+            }),
+            StreamEvent::Delta { delta, .. } => match (r.content.last_mut(), delta) {
+                (Some(Part::Text { text, .. }), Delta::Text(piece))
+                | (Some(Part::Thinking { text, .. }), Delta::Thinking(piece))
+                | (
+                    Some(Part::ToolUse {
+                        arguments: text, ..
+                    }),
+                    Delta::ToolArguments(piece),
+                ) => text.push_str(piece),
+                (Some(Part::Thinking { signature, .. }), Delta::Signature(s)) => {
+                    *signature = Some(s.clone());
+                }
+                // A delta that does not match the open block (a malformed stream): kept as
+                // text so a verifier still sees it.
+                (_, Delta::Text(piece)) => r.content.push(Part::Text {
+                    text: piece.clone(),
+                    cache_control: None,
+                }),
+                _ => {}
+            },
+            StreamEvent::Finish {
+                stop_reason,
+                stop_sequence,
+                usage,
+            } => {
+                r.stop_reason.clone_from(stop_reason);
+                r.stop_sequence.clone_from(stop_sequence);
+                if let Some(u) = usage {
+                    r.usage = *u;
+                }
+                self.finished = true;
+            }
+            StreamEvent::End => self.finished = true,
+            StreamEvent::Error { kind, message } => {
+                self.error = Some((kind.clone(), message.clone()));
+            }
+            StreamEvent::BlockStop { .. } | StreamEvent::Ping => {}
+        }
+    }
+
+    /// Whether the stream finished normally (a `Finish` or `End` event, and no error).
+    pub fn is_complete(&self) -> bool {
+        self.finished && self.error.is_none()
+    }
+
+    /// The error the stream reported, as (kind, message).
+    pub fn error(&self) -> Option<(&str, &str)> {
+        self.error.as_ref().map(|(k, m)| (k.as_str(), m.as_str()))
+    }
+
+    /// The response so far.
+    pub fn response(&self) -> &Response {
+        &self.response
+    }
+
+    /// The response.
+    pub fn finish(self) -> Response {
+        self.response
+    }
+}

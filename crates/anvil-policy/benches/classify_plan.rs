@@ -85,6 +85,7 @@ fn main() {
             open_breakers: &[],
             resident: None,
             bound: &bound,
+            session_budget: None,
         })
     };
     let decide = || decide_on(&request);

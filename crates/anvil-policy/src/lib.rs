@@ -64,6 +64,7 @@
 //!     open_breakers: &[],
 //!     resident: None,
 //!     bound: &[true, true],
+//!     session_budget: None,
 //! };
 //! let routed = plan(&input);
 //! assert_eq!(routed.candidates[0].tier, "heavy-local");
@@ -88,7 +89,7 @@ pub use intent::{
     IntentSource,
 };
 pub use plan::{
-    estimate_cost_usd, plan, Candidate, DropReason, Dropped, Needs, Plan, PlanInput,
+    estimate_cost_usd, plan, Candidate, DropReason, Dropped, Needs, Plan, PlanInput, SessionBudget,
     AMBIGUOUS_BELOW,
 };
 pub use profile::{Decision, ProfileEntry, ProfileSnapshot};

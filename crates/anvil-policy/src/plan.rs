@@ -51,6 +51,25 @@ pub struct PlanInput<'a> {
     /// Per config tier (same index as `config.tiers`): whether the router could bind it. A tier
     /// without an entry counts as unbound.
     pub bound: &'a [bool],
+    /// The session's spend on metered tiers against its ceiling, when the request belongs to a
+    /// session with a budget; once spent, metered (cloud) tiers are dropped.
+    pub session_budget: Option<SessionBudget>,
+}
+
+/// What a session has spent on metered tiers, and its ceiling.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SessionBudget {
+    /// USD spent so far.
+    pub spent_usd: f64,
+    /// USD the session may spend.
+    pub ceiling_usd: f64,
+}
+
+impl SessionBudget {
+    /// Whether nothing is left to spend.
+    pub fn spent(&self) -> bool {
+        self.spent_usd >= self.ceiling_usd
+    }
 }
 
 /// One tier that may serve the request.
@@ -105,11 +124,19 @@ pub enum DropReason {
         /// The caller's `max_cost_usd`.
         ceiling_usd: f64,
     },
+    /// A metered tier, and the session has spent its budget.
+    SessionBudget {
+        /// USD the session spent on metered tiers.
+        spent_usd: f64,
+        /// The session's ceiling.
+        ceiling_usd: f64,
+    },
 }
 
 impl DropReason {
     /// A stable, low-cardinality kind for records and metrics: `unknown-tier`, `unbound`,
-    /// `context`, `tools`, `vision`, `metered-cloud`, `deny`, `breaker-open`, `cost-ceiling`.
+    /// `context`, `tools`, `vision`, `metered-cloud`, `deny`, `breaker-open`, `cost-ceiling`,
+    /// `session-budget`.
     pub fn as_str(&self) -> &'static str {
         match self {
             DropReason::UnknownTier => "unknown-tier",
@@ -121,6 +148,7 @@ impl DropReason {
             DropReason::Denied { .. } => "deny",
             DropReason::BreakerOpen => "breaker-open",
             DropReason::CostCeiling { .. } => "cost-ceiling",
+            DropReason::SessionBudget { .. } => "session-budget",
         }
     }
 }
@@ -150,6 +178,13 @@ impl fmt::Display for DropReason {
             } => write!(
                 f,
                 "cost-ceiling: estimate ${estimate_usd:.6} exceeds max ${ceiling_usd:.6}"
+            ),
+            DropReason::SessionBudget {
+                spent_usd,
+                ceiling_usd,
+            } => write!(
+                f,
+                "session-budget: the session spent ${spent_usd:.6} of its ${ceiling_usd:.6} on metered tiers"
             ),
         }
     }
@@ -408,6 +443,14 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
             Some(DropReason::Denied { work_class })
         } else if input.open_breakers.iter().any(|b| b == id) {
             Some(DropReason::BreakerOpen)
+        } else if let Some(budget) = input
+            .session_budget
+            .filter(|b| tier.is_cloud() && b.spent())
+        {
+            Some(DropReason::SessionBudget {
+                spent_usd: budget.spent_usd,
+                ceiling_usd: budget.ceiling_usd,
+            })
         } else {
             input.hints.max_cost_usd.and_then(|ceiling_usd| {
                 let estimate_usd = estimate_cost_usd(tier, &input.needs);

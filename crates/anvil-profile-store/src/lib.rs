@@ -106,10 +106,11 @@ const SCHEMA_TABLE: &str = "CREATE TABLE IF NOT EXISTS anvil_schema (\
 
 /// The embedded migrations: version, then statements; `{serial}` is the backend's auto-increment
 /// primary key.
-const MIGRATIONS: &[(i64, &[&str])] = &[(
-    1,
-    &[
-        "CREATE TABLE IF NOT EXISTS profile (\
+const MIGRATIONS: &[(i64, &[&str])] = &[
+    (
+        1,
+        &[
+            "CREATE TABLE IF NOT EXISTS profile (\
             tier TEXT NOT NULL, \
             work_class TEXT NOT NULL, \
             decision TEXT NOT NULL, \
@@ -121,8 +122,8 @@ const MIGRATIONS: &[(i64, &[&str])] = &[(
             extra TEXT, \
             updated_ms BIGINT NOT NULL, \
             PRIMARY KEY (tier, work_class))",
-        "CREATE TABLE IF NOT EXISTS profile_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-        "CREATE TABLE IF NOT EXISTS decisions (\
+            "CREATE TABLE IF NOT EXISTS profile_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS decisions (\
             id {serial}, \
             request_id TEXT NOT NULL, \
             unix_ms BIGINT NOT NULL, \
@@ -139,9 +140,19 @@ const MIGRATIONS: &[(i64, &[&str])] = &[(
             tokens_out BIGINT NOT NULL, \
             cost_usd DOUBLE PRECISION NOT NULL, \
             prompt TEXT)",
-        "CREATE INDEX IF NOT EXISTS decisions_unix_ms ON decisions (unix_ms)",
-    ],
-)];
+            "CREATE INDEX IF NOT EXISTS decisions_unix_ms ON decisions (unix_ms)",
+        ],
+    ),
+    (
+        2,
+        &[
+            "ALTER TABLE decisions ADD COLUMN attempt_log TEXT",
+            "ALTER TABLE decisions ADD COLUMN failed_tokens_in BIGINT NOT NULL DEFAULT 0",
+            "ALTER TABLE decisions ADD COLUMN failed_tokens_out BIGINT NOT NULL DEFAULT 0",
+            "ALTER TABLE decisions ADD COLUMN failed_cost_usd DOUBLE PRECISION NOT NULL DEFAULT 0",
+        ],
+    ),
+];
 
 const PROFILE_COLUMNS: &str =
     "tier, work_class, decision, score, samples, last_measured, fingerprint, stale";

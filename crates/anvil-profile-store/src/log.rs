@@ -45,6 +45,19 @@ pub struct DecisionRecord {
     pub tokens_out: u64,
     /// Estimated cost, USD.
     pub cost_usd: f64,
+    /// Every attempt in order, as JSON: `[{"tier", "outcome", "checks", "tokens_in",
+    /// "tokens_out", "cost_usd", "ms"}]` (`checks`: the failed verification checks and reasons).
+    #[serde(default)]
+    pub attempt_log: Value,
+    /// Prompt tokens spent on attempts that did not serve (failed verification, broken streams).
+    #[serde(default)]
+    pub failed_tokens_in: u64,
+    /// Completion tokens spent on attempts that did not serve.
+    #[serde(default)]
+    pub failed_tokens_out: u64,
+    /// Estimated USD spent on attempts that did not serve: the cost of escalation.
+    #[serde(default)]
+    pub failed_cost_usd: f64,
     /// The prompt text, only when the operator opted in (stripped otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
@@ -294,6 +307,9 @@ fn decode_record(row: &AnyRow) -> Result<DecisionRecord, StoreError> {
     let latency: i64 = row.try_get("latency_ms")?;
     let tin: i64 = row.try_get("tokens_in")?;
     let tout: i64 = row.try_get("tokens_out")?;
+    let ftin: i64 = row.try_get("failed_tokens_in")?;
+    let ftout: i64 = row.try_get("failed_tokens_out")?;
+    let attempt_log: Option<String> = row.try_get("attempt_log")?;
     Ok(DecisionRecord {
         request_id: row.try_get("request_id")?,
         unix_ms: row.try_get("unix_ms")?,
@@ -309,6 +325,12 @@ fn decode_record(row: &AnyRow) -> Result<DecisionRecord, StoreError> {
         tokens_in: u64::try_from(tin).unwrap_or(0),
         tokens_out: u64::try_from(tout).unwrap_or(0),
         cost_usd: row.try_get("cost_usd")?,
+        attempt_log: attempt_log
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or(Value::Null),
+        failed_tokens_in: u64::try_from(ftin).unwrap_or(0),
+        failed_tokens_out: u64::try_from(ftout).unwrap_or(0),
+        failed_cost_usd: row.try_get("failed_cost_usd")?,
         prompt: row.try_get("prompt")?,
     })
 }
@@ -321,8 +343,10 @@ impl Store {
             sqlx::query(
                 "INSERT INTO decisions (request_id, unix_ms, intent_source, work_class, \
                  confidence, signals, plan, served_tier, attempts, status, latency_ms, tokens_in, \
-                 tokens_out, cost_usd, prompt) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                 tokens_out, cost_usd, prompt, attempt_log, failed_tokens_in, failed_tokens_out, \
+                 failed_cost_usd) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+                 $17, $18, $19)",
             )
             .bind(r.request_id.as_str())
             .bind(r.unix_ms)
@@ -339,6 +363,10 @@ impl Store {
             .bind(to_i64(r.tokens_out))
             .bind(r.cost_usd)
             .bind(r.prompt.as_deref())
+            .bind((!r.attempt_log.is_null()).then(|| r.attempt_log.to_string()))
+            .bind(to_i64(r.failed_tokens_in))
+            .bind(to_i64(r.failed_tokens_out))
+            .bind(r.failed_cost_usd)
             .execute(&mut *tx)
             .await?;
         }
@@ -350,7 +378,8 @@ impl Store {
     pub async fn tail(&self, n: u32) -> Result<Vec<DecisionRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT request_id, unix_ms, intent_source, work_class, confidence, signals, plan, \
-             served_tier, attempts, status, latency_ms, tokens_in, tokens_out, cost_usd, prompt \
+             served_tier, attempts, status, latency_ms, tokens_in, tokens_out, cost_usd, prompt, \
+             attempt_log, failed_tokens_in, failed_tokens_out, failed_cost_usd \
              FROM decisions ORDER BY id DESC LIMIT $1",
         )
         .bind(i64::from(n))

@@ -56,6 +56,15 @@ fn record(i: u32, work_class: Option<&str>, tier: Option<&str>, confidence: f64)
         tokens_out: 200,
         cost_usd: 0.0105,
         prompt: Some("secret prompt".to_owned()),
+        attempt_log: if i % 2 == 1 {
+            json!([{"tier": "fast-local", "outcome": "verify-failed(refusal)", "tokens_in": 900,
+                    "tokens_out": 12, "cost_usd": 0.0}, {"tier": "cloud", "outcome": "ok"}])
+        } else {
+            serde_json::Value::Null
+        },
+        failed_tokens_in: u64::from(i % 2) * 900,
+        failed_tokens_out: u64::from(i % 2) * 12,
+        failed_cost_usd: f64::from(i % 2) * 0.25,
     }
 }
 
@@ -63,7 +72,7 @@ fn record(i: u32, work_class: Option<&str>, tier: Option<&str>, confidence: f64)
 async fn open_creates_directories_and_migrates_idempotently() {
     let (dir, store) = open_temp().await;
     assert_eq!(store.backend(), Backend::Sqlite);
-    assert_eq!(store.schema_version().await.unwrap(), 1);
+    assert_eq!(store.schema_version().await.unwrap(), 2);
     assert!(dir.0.join("nested").join(DB_FILE_NAME).is_file());
     store
         .set("fast-local", Chat, Deny, Some(0.1))
@@ -73,7 +82,7 @@ async fn open_creates_directories_and_migrates_idempotently() {
     let again = Store::open(dir.0.join("nested").join(DB_FILE_NAME).to_str().unwrap())
         .await
         .unwrap();
-    assert_eq!(again.schema_version().await.unwrap(), 1);
+    assert_eq!(again.schema_version().await.unwrap(), 2);
     assert_eq!(
         again
             .get("fast-local", Chat)
@@ -662,7 +671,7 @@ async fn postgres_backend_when_a_server_is_available() {
     }
     let store = Store::open(&url).await.unwrap();
     assert_eq!(store.backend(), Backend::Postgres);
-    assert_eq!(store.schema_version().await.unwrap(), 1);
+    assert_eq!(store.schema_version().await.unwrap(), 2);
 
     store
         .set("fast-local", Planning, Allow, Some(0.9))

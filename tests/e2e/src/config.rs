@@ -84,6 +84,12 @@ pub struct Knobs {
     pub log_filter: Option<String>,
     /// `profile_refresh_s` (the router's default when `None`).
     pub profile_refresh_s: Option<f64>,
+    /// `[router.verify] enabled`. Off by default: the e2e tiers' seed decisions are
+    /// `allow-with-verify`, and most scenarios are about streaming straight through; the
+    /// verification scenarios turn it on.
+    pub verify: bool,
+    /// `[router.commit_window] keepalive_s` (the router's default, 5 s, when `None`).
+    pub keepalive_s: Option<f64>,
     /// `data_dir`: where the profile database lives (the router's default, under the `HOME` the
     /// harness gives it — the config's own directory — when `None`).
     pub data_dir: Option<String>,
@@ -102,6 +108,8 @@ impl Default for Knobs {
             shutdown_grace_s: 10.0,
             log_filter: Some("debug".to_owned()),
             profile_refresh_s: None,
+            verify: false,
+            keepalive_s: None,
             data_dir: None,
         }
     }
@@ -141,6 +149,14 @@ pub fn router_config(mock_url: &str, knobs: &Knobs) -> String {
     // One router serves a whole suite that injects upstream failures on purpose: breakers would
     // open and skip tiers the next test expects. Tests of the breakers enable them.
     out.push_str("\n[router.breakers]\nenabled = false\n");
+    let _ = writeln!(out, "\n[router.verify]\nenabled = {}", knobs.verify);
+    if let Some(keepalive) = knobs.keepalive_s {
+        let _ = writeln!(
+            out,
+            "\n[router.commit_window]\nkeepalive_s = {}",
+            seconds(keepalive)
+        );
+    }
     out.push_str("\n[router.limits]\n");
     if let Some(max) = knobs.max_body_bytes {
         let _ = writeln!(out, "max_body_bytes = {max}");
@@ -189,6 +205,9 @@ pub fn single_tier_config(
     ] {
         let _ = writeln!(out, "{key} = {}", seconds(value));
     }
+    // A 135M-parameter model answers far below what verification accepts; the real-model runs
+    // are about the wire, so its `allow-with-verify` seed decision is served unverified.
+    let _ = writeln!(out, "\n[router.verify]\nenabled = {}", knobs.verify);
     let _ = write!(
         out,
         "\n[[router.tiers]]\nid = \"local\"\nbase_url = \"{}\"\ndialect = \"openai\"\n\

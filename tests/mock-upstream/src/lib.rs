@@ -13,7 +13,8 @@
 //! # Directives
 //!
 //! `MOCK:tool`, `MOCK:tools2`, `MOCK:reason`, `MOCK:slow=MS:N`, `MOCK:status=CODE`, `MOCK:reset`,
-//! `MOCK:hang`, `MOCK:midstream-reset`, `MOCK:midstream-error`, `MOCK:length`. Several can be
+//! `MOCK:hang`, `MOCK:midstream-reset`, `MOCK:midstream-error`, `MOCK:length`,
+//! `MOCK:broken=KIND[@MODEL[+MODEL…]]`. Several can be
 //! combined in one turn (e.g. `MOCK:reason MOCK:tool`). Tool arguments follow one fixed rule:
 //! for every name in the tool schema's `required` list, in that order, the value is the first
 //! `enum` entry if the property has one, else by its `type`: string (or no type) `"x ☀"`,
@@ -21,6 +22,18 @@
 //! appended unless `n` is already set, the schema declares `n` with a non-numeric type, or the
 //! schema says `additionalProperties: false` without declaring `n`. The arguments JSON is streamed
 //! in fragments of 5 characters (never splitting a UTF-8 sequence).
+//!
+//! `MOCK:broken=KIND[@MODEL[+MODEL…]]` answers (only requests whose `model` is one of the MODELs,
+//! when given) with a
+//! realistic broken answer named like anvil-verify's checks: `empty`, `truncated` (stops at the
+//! length limit mid-sentence), `thinking-starved` (reasoning only, stopped at the limit),
+//! `unknown-tool` (calls `run_shell_command`), `tool-args-json` (unterminated arguments to the first
+//! offered tool), `tool-args-schema` (the first tool's required properties with wrong types),
+//! `tool-call-as-text` (`<tool_call>` markup in the text), `edit-does-not-apply` (an aider
+//! SEARCH/REPLACE block for `app.py` whose SEARCH text is `def subtract…`), `code-does-not-parse`
+//! (a Python block with a syntax error), `degenerate-repetition` (one line 40 times), `refusal`.
+//! Other requests of the same turn (another model) get the normal answer, so a test can break one
+//! tier and not the next.
 //!
 //! Other rules: `MOCK:slow=MS:N` answers `tick1 tick2 … tickN` (one piece per delta; streams send
 //! headers and the preamble at once and sleep MS before every content delta; JSON answers after

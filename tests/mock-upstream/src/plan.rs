@@ -30,6 +30,9 @@ pub(crate) struct Directives {
     pub midstream_reset: bool,
     pub midstream_error: bool,
     pub length: bool,
+    /// `MOCK:broken=KIND` or `MOCK:broken=KIND@MODEL`: a broken answer of KIND (for requests whose
+    /// `model` is MODEL, when given).
+    pub broken: Option<(String, Option<String>)>,
 }
 
 impl Directives {
@@ -53,6 +56,14 @@ impl Directives {
                 _ => {
                     if let Some(code) = name.strip_prefix("status=") {
                         d.status = code.parse().ok().filter(|c| (100..=999).contains(c));
+                    } else if let Some(spec) = name.strip_prefix("broken=") {
+                        let (kind, model) = match spec.split_once('@') {
+                            Some((kind, model)) => (kind, Some(model.to_owned())),
+                            None => (spec, None),
+                        };
+                        if BROKEN_KINDS.contains(&kind) {
+                            d.broken = Some((kind.to_owned(), model));
+                        }
                     } else if let Some(spec) = name.strip_prefix("slow=") {
                         if let Some((ms, n)) = spec.split_once(':') {
                             if let (Ok(ms), Ok(n)) = (ms.parse(), n.parse()) {
@@ -147,6 +158,25 @@ pub(crate) struct Plan {
 impl Plan {
     /// Builds the answer for `inbound` under `directives`.
     pub(crate) fn build(seq: u64, inbound: &Inbound, d: &Directives) -> Self {
+        let broken = d.broken.as_ref().filter(|(_, model)| {
+            model
+                .as_deref()
+                .is_none_or(|m| m.split('+').any(|m| m == inbound.model.as_str()))
+        });
+        if let Some((kind, _)) = broken {
+            let (parts, stop) = broken_answer(kind, inbound);
+            let deltas: usize = parts.iter().map(|p| p.pieces().len()).sum();
+            return Self {
+                seq,
+                model: inbound.model.clone(),
+                parts,
+                stop,
+                input_tokens: 1000 + inbound.words,
+                output_tokens: 7 * deltas as u64 + 3,
+                delay: d.slow.map(|(ms, n)| (Duration::from_millis(ms), n)),
+                failure: None,
+            };
+        }
         let mut parts = Vec::new();
         if d.reason {
             parts.push(Part::Reasoning(word_pieces(REASONING_TEXT)));
@@ -220,6 +250,111 @@ impl Plan {
             .filter(|p| matches!(p, Part::Text(_)))
             .map(Part::full)
             .collect()
+    }
+}
+
+/// The kinds of `MOCK:broken=KIND` (named like anvil-verify's checks).
+pub(crate) const BROKEN_KINDS: [&str; 11] = [
+    "empty",
+    "truncated",
+    "thinking-starved",
+    "unknown-tool",
+    "tool-args-json",
+    "tool-args-schema",
+    "tool-call-as-text",
+    "edit-does-not-apply",
+    "code-does-not-parse",
+    "degenerate-repetition",
+    "refusal",
+];
+
+/// The file the `edit-does-not-apply` answer edits: a request that shows `app.py` (aider-style, the
+/// path on its own line before a fenced block) holds content the SEARCH text is not in.
+pub(crate) const BROKEN_EDIT_FILE: &str = "app.py";
+
+/// A realistic broken answer of `kind`, the way small local models break.
+fn broken_answer(kind: &str, inbound: &Inbound) -> (Vec<Part>, Stop) {
+    let first = inbound.tools.first();
+    let first_name = first.map_or("Bash", |t| t.name.as_str());
+    let text = |t: &str| vec![Part::Text(word_pieces(t))];
+    let call = |name: &str, args: &str| Part::Tool {
+        name: name.to_owned(),
+        fragments: char_fragments(args, FRAGMENT_CHARS),
+    };
+    match kind {
+        "empty" => (vec![Part::Text(vec![String::new()])], Stop::End),
+        "truncated" => (
+            text("The bug is in the loop bound: the index runs one past the end of the"),
+            Stop::Length,
+        ),
+        "thinking-starved" => (
+            vec![Part::Reasoning(word_pieces(
+                "The user wants the bug fixed. Let me look at the loop again. The loop runs from                  zero to the length, so the last index is out of range. But wait, maybe the caller",
+            ))],
+            Stop::Length,
+        ),
+        "unknown-tool" => (
+            vec![call("run_shell_command", r#"{"command":"rm -rf build"}"#)],
+            Stop::Tool,
+        ),
+        "tool-args-json" => (
+            vec![call(first_name, r#"{"command": "ls -la", "description": "List"#)],
+            Stop::Tool,
+        ),
+        "tool-args-schema" => {
+            // Every required property with a value of the wrong type (or none at all).
+            let schema = first.map_or(Value::Null, |t| t.schema.clone());
+            let mut args = Map::new();
+            if let Some(required) = schema.get("required").and_then(Value::as_array) {
+                for name in required.iter().filter_map(Value::as_str) {
+                    let ty = schema
+                        .get("properties")
+                        .and_then(|p| p.get(name))
+                        .and_then(|p| p.get("type"))
+                        .and_then(Value::as_str);
+                    let wrong = match ty {
+                        Some("string") | None => Value::from(42),
+                        _ => Value::from("not the right type"),
+                    };
+                    args.insert(name.to_owned(), wrong);
+                }
+            }
+            if args.is_empty() {
+                args.insert("unexpected".to_owned(), Value::from(42));
+            }
+            (
+                vec![call(first_name, &Value::Object(args).to_string())],
+                Stop::Tool,
+            )
+        }
+        "tool-call-as-text" => {
+            let args = first.map_or_else(|| Value::Object(Map::new()), |t| tool_arguments(&t.schema));
+            (
+                text(&format!(
+                    "<tool_call>\n{{\"name\": \"{first_name}\", \"arguments\": {args}}}\n</tool_call>"
+                )),
+                Stop::End,
+            )
+        }
+        "edit-does-not-apply" => (
+            text(&format!(
+                "{BROKEN_EDIT_FILE}\n```python\n<<<<<<< SEARCH\ndef subtract(a, b):\n    return a - b\n=======\n\
+                 def subtract(a, b):\n    return b - a\n>>>>>>> REPLACE\n```\n"
+            )),
+            Stop::End,
+        ),
+        "code-does-not-parse" => (
+            text("Here is the fixed function:\n\n```python\ndef add(a, b:\n    return a + b\n```\n"),
+            Stop::End,
+        ),
+        "degenerate-repetition" => (
+            text(&"I will fix the bug now.\n".repeat(40)),
+            Stop::End,
+        ),
+        _ => (
+            text("I'm sorry, but I can't help with that request."),
+            Stop::End,
+        ),
     }
 }
 
@@ -537,6 +672,62 @@ mod tests {
             assert_eq!(plan.input_tokens, 1004);
             let deltas: usize = parts.iter().map(|p| p.pieces().len()).sum();
             assert_eq!(plan.output_tokens, 7 * deltas as u64 + 3);
+        }
+    }
+}
+
+#[cfg(test)]
+mod broken_tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn broken_applies_to_the_named_model_only() {
+        let d = Directives::parse("fix it MOCK:broken=refusal@fast-model");
+        assert_eq!(
+            d.broken,
+            Some(("refusal".to_owned(), Some("fast-model".to_owned())))
+        );
+        let mut inbound = Inbound {
+            model: "fast-model".into(),
+            ..Inbound::default()
+        };
+        let plan = Plan::build(1, &inbound, &d);
+        assert!(plan.text().starts_with("I'm sorry"), "{}", plan.text());
+        inbound.model = "heavy-model".into();
+        assert_eq!(Plan::build(2, &inbound, &d).text(), DEFAULT_TEXT);
+        let both = Directives::parse("MOCK:broken=refusal@fast-model+heavy-model");
+        assert!(Plan::build(3, &inbound, &both)
+            .text()
+            .starts_with("I'm sorry"));
+        assert_eq!(Directives::parse("MOCK:broken=nonsense").broken, None);
+    }
+
+    #[test]
+    fn every_broken_kind_builds() {
+        let inbound = Inbound {
+            model: "m".into(),
+            tools: vec![ToolDef {
+                name: "Bash".into(),
+                schema: json!({"type": "object", "properties": {"command": {"type": "string"}},
+                               "required": ["command"]}),
+            }],
+            ..Inbound::default()
+        };
+        for kind in BROKEN_KINDS {
+            let plan = Plan::build(
+                1,
+                &inbound,
+                &Directives::parse(&format!("MOCK:broken={kind}")),
+            );
+            assert!(!plan.parts.is_empty(), "{kind}");
+            if kind == "tool-args-schema" {
+                let Part::Tool { fragments, .. } = &plan.parts[0] else {
+                    panic!("{kind}: {:?}", plan.parts);
+                };
+                assert_eq!(fragments.concat(), r#"{"command":42}"#);
+            }
         }
     }
 }

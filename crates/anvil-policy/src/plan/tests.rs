@@ -30,6 +30,7 @@ struct Case {
     breakers: &'static [&'static str],
     resident: Option<&'static str>,
     unbound: &'static [&'static str],
+    budget: Option<SessionBudget>,
     /// Expected candidates, best first.
     want: &'static [(&'static str, Decision)],
     /// Expected drops (tier, reason kind), in pool order.
@@ -60,6 +61,7 @@ fn case() -> Case {
         breakers: &[],
         resident: None,
         unbound: &[],
+        budget: None,
         want: &[],
         want_dropped: &[],
         want_class: None,
@@ -96,6 +98,7 @@ fn run(c: &Case) -> Plan {
         open_breakers: &breakers,
         resident: c.resident,
         bound: &bound,
+        session_budget: c.budget,
     })
 }
 
@@ -329,6 +332,31 @@ fn keyed_outcome_matrix() {
             tweak: |c| c.metered_cloud.push(MultiFileRefactor),
             class: (MultiFileRefactor, 0.9),
             want: &[("heavy-local", Verify), ("cloud", Allow)],
+            ..case()
+        },
+        Case {
+            name: "a session under its budget still escalates to the cloud",
+            keyed: true,
+            tweak: |c| c.metered_cloud.push(MultiFileRefactor),
+            class: (MultiFileRefactor, 0.9),
+            budget: Some(SessionBudget {
+                spent_usd: 0.99,
+                ceiling_usd: 1.0,
+            }),
+            want: &[("heavy-local", Verify), ("cloud", Allow)],
+            ..case()
+        },
+        Case {
+            name: "a session that spent its budget no longer reaches the cloud",
+            keyed: true,
+            tweak: |c| c.metered_cloud.push(MultiFileRefactor),
+            class: (MultiFileRefactor, 0.9),
+            budget: Some(SessionBudget {
+                spent_usd: 1.0,
+                ceiling_usd: 1.0,
+            }),
+            want: &[("heavy-local", Verify)],
+            want_dropped: &[("cloud", "session-budget")],
             ..case()
         },
         Case {
@@ -827,6 +855,7 @@ proptest! {
             open_breakers: &open,
             resident: resident.map(|r| config.tiers[r].id.as_str()),
             bound: &bound,
+            session_budget: None,
         });
         for (i, c) in plan.candidates.iter().enumerate() {
             let tier = &config.tiers[c.index];
