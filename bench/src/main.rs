@@ -66,7 +66,7 @@ fn floor_main(options: &HashMap<String, String>) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async move {
+    let served = runtime.block_on(async move {
         let listener = TcpListener::bind(("127.0.0.1", port)).await?;
         let mut sigterm = signal(SignalKind::terminate())?;
         let mut sigint = signal(SignalKind::interrupt())?;
@@ -81,7 +81,10 @@ fn floor_main(options: &HashMap<String, String>) -> Result<()> {
             _ = async { while stdin.read(&mut sink).await.is_ok_and(|n| n > 0) {} } => {}
         }
         Ok(())
-    })
+    });
+    // The stdin reader is a blocking thread that may never return: do not wait for it.
+    runtime.shutdown_background();
+    served
 }
 
 fn run_main(options: &HashMap<String, String>) -> Result<()> {
