@@ -889,7 +889,7 @@ pub fn checks(measurements: &[Measurement], memory: &Memory, soak: &Soak) -> Vec
     ));
     out.push(check(
         "f-soak: failed requests",
-        Some(soak.failed as f64),
+        (soak.requests > 0).then_some(soak.failed as f64),
         "0",
         |v| v == 0.0,
     ));
@@ -1002,7 +1002,8 @@ pub fn markdown(report: &Report) -> String {
         }
     }
     let s = &report.soak;
-    out.push_str(&format!(
+    if s.requests > 0 {
+        out.push_str(&format!(
         "\nSoak: {} requests through anvil, {} failed, {:.0} req/s, p50 / p99 / p99.9 {} / {} / {} µs; RSS after warm-up {}, after the soak {} ({}%).\n",
         s.requests,
         s.failed,
@@ -1014,6 +1015,7 @@ pub fn markdown(report: &Report) -> String {
         mib(s.rss_after_mib),
         s.rss_growth_pct.map_or_else(|| "–".to_owned(), |v| format!("{v:+.1}")),
     ));
+    }
     out.push_str("\nIssue 6 acceptance figures (this run):\n\n| figure | value | target | met |\n|---|---|---|---|\n");
     for c in &report.checks {
         out.push_str(&format!(
@@ -1080,6 +1082,15 @@ mod tests {
         let first = &checks[0];
         assert_eq!(first.value, None);
         assert_eq!(first.met, None);
+        // a soak that did not run (--only) is not a soak without failures
+        let failed = checks.iter().find(|c| c.name.contains("failed")).unwrap();
+        assert_eq!(failed.met, None);
+        let soak = Soak {
+            requests: 10,
+            ok: 10,
+            ..Soak::default()
+        };
+        let checks = super::checks(&[], &Memory::default(), &soak);
         let failed = checks.iter().find(|c| c.name.contains("failed")).unwrap();
         assert_eq!(failed.met, Some(true));
     }

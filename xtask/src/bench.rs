@@ -1,4 +1,4 @@
-//! `cargo xtask bench [--quick] [--docs]`: anvil side by side with the floor.
+//! `cargo xtask bench [--quick] [--docs] [--only ID,ID…]`: anvil side by side with the floor.
 //!
 //! 1. `cargo build --release` of `anvil-router`, `anvil-mock-upstream`, `anvil-substrate` and
 //!    `anvil-bench`;
@@ -55,33 +55,49 @@ pub const DOCS_END: &str = "<!-- bench:end -->";
 pub const VERIFY_NOTE: &str = "d-verify pins a tier whose profile rows are allow-with-verify (the x-anvil-decision counts in report.json show what anvil decided): anvil holds the stream in its commit window (issue 5, default [router.verify] and [router.commit_window]) until the answer is verified, then replays it; its added time to first byte is that window, a product choice, not overhead.";
 
 /// `cargo xtask bench` flags.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Options {
     /// `--quick`: every scenario, briefly.
     pub quick: bool,
     /// `--docs`: write the tables into `docs/BENCHMARKS.md`.
     pub docs: bool,
+    /// `--only ID,ID…`: only the scenarios whose id starts with one of these (for profiling).
+    pub only: Option<String>,
 }
 
 impl Options {
-    /// Parses `--quick` and `--docs`.
+    /// Parses `--quick`, `--docs` and `--only ID,ID…`.
     pub fn parse(args: &[&str]) -> Result<Self> {
         let mut options = Self::default();
-        for arg in args {
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
             match *arg {
                 "--quick" => options.quick = true,
                 "--docs" => options.docs = true,
-                other => bail!("unknown bench flag `{other}` (known: --quick, --docs)"),
+                "--only" => {
+                    let ids = args
+                        .next()
+                        .context("--only needs scenario ids, e.g. --only a-2k,c-stream")?;
+                    options.only = Some((*ids).to_owned());
+                }
+                other => bail!("unknown bench flag `{other}` (known: --quick, --docs, --only)"),
             }
+        }
+        if options.docs && options.only.is_some() {
+            bail!("--docs records a whole run: it cannot be combined with --only");
         }
         Ok(options)
     }
 
     /// The command line that reproduces a run with these options.
-    pub fn command(self) -> String {
+    pub fn command(&self) -> String {
         let mut command = "cargo xtask bench".to_owned();
         if self.quick {
             command.push_str(" --quick");
+        }
+        if let Some(only) = &self.only {
+            command.push_str(" --only ");
+            command.push_str(only);
         }
         command
     }
@@ -338,6 +354,9 @@ pub fn run(root: &Path, options: Options, out: &mut dyn Write) -> Result<bool> {
     if options.quick {
         load.arg("--quick");
     }
+    if let Some(only) = &options.only {
+        load.args(["--only", only]);
+    }
     let load_started = Instant::now();
     let status = load.status().context("cannot run anvil-bench run")?;
     let load_time = load_started.elapsed();
@@ -384,6 +403,14 @@ mod tests {
         let both = Options::parse(&["--quick", "--docs"]).unwrap();
         assert!(both.quick && both.docs);
         assert_eq!(both.command(), "cargo xtask bench --quick");
+        let only = Options::parse(&["--only", "a-2k,c-stream", "--quick"]).unwrap();
+        assert_eq!(only.only.as_deref(), Some("a-2k,c-stream"));
+        assert_eq!(
+            only.command(),
+            "cargo xtask bench --quick --only a-2k,c-stream"
+        );
+        assert!(Options::parse(&["--only"]).is_err());
+        assert!(Options::parse(&["--only", "a-2k", "--docs"]).is_err());
         assert!(Options::parse(&["--fast"]).is_err());
     }
 

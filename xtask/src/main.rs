@@ -33,7 +33,8 @@ tasks:
   bench  anvil side by side with the floor (a minimal byte-forwarding hyper proxy) and the mock
          upstream alone: release builds, every scenario of docs/BENCHMARKS.md on loopback,
          a table on stdout, target/bench/report.json; --quick runs each scenario briefly
-         (under 2 minutes after the build), --docs writes the tables into docs/BENCHMARKS.md
+         (under 2 minutes after the build), --docs writes the tables into docs/BENCHMARKS.md,
+         --only a-2k,c-stream runs only those scenarios (profiling)
   help   this text";
 
 fn main() -> ExitCode {
