@@ -212,6 +212,22 @@ pub(crate) fn window_cap(config: &anvil_config::CommitWindow) -> WindowCap {
     }
 }
 
+/// A source of upstream body chunks (an [`UpstreamBody`], or a scripted one in tests).
+pub(crate) trait Chunks {
+    /// The next chunk; `None` at the end. Cancel-safe.
+    fn next_chunk(
+        &mut self,
+    ) -> impl std::future::Future<Output = Result<Option<Bytes>, UpstreamError>> + Send;
+}
+
+impl Chunks for UpstreamBody {
+    fn next_chunk(
+        &mut self,
+    ) -> impl std::future::Future<Output = Result<Option<Bytes>, UpstreamError>> + Send {
+        UpstreamBody::next_chunk(self)
+    }
+}
+
 /// How a round of [`Held::fill`] ended.
 #[derive(Debug)]
 pub(crate) enum Fill {
@@ -268,7 +284,7 @@ impl Held {
 
     /// Reads the upstream until it finishes, fails, passes the cap, or `until` comes. Cancel-safe:
     /// a chunk is either absorbed whole or still in the body.
-    pub async fn fill(&mut self, body: &mut UpstreamBody, until: Instant) -> Fill {
+    pub async fn fill(&mut self, body: &mut impl Chunks, until: Instant) -> Fill {
         loop {
             let deadline = until.min(self.window_deadline);
             match tokio::time::timeout_at(deadline, body.next_chunk()).await {
@@ -382,5 +398,140 @@ pub(crate) fn cost(tier: Option<&anvil_config::Tier>, usage: Option<(u64, u64)>)
                 / 1_000_000.0
         }
         _ => 0.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use super::*;
+
+    /// Chunks that arrive `gap` apart on the (paused) tokio clock.
+    struct Scripted {
+        chunks: VecDeque<&'static str>,
+        gap: Duration,
+        next_at: Option<Instant>,
+    }
+
+    impl Chunks for Scripted {
+        async fn next_chunk(&mut self) -> Result<Option<Bytes>, UpstreamError> {
+            let at = *self
+                .next_at
+                .get_or_insert_with(|| Instant::now() + self.gap);
+            tokio::time::sleep_until(at).await;
+            self.next_at = Some(at + self.gap);
+            Ok(self
+                .chunks
+                .pop_front()
+                .map(|s| Bytes::from_static(s.as_bytes())))
+        }
+    }
+
+    /// A Chat Completions stream of ten text deltas.
+    fn chat_stream(gap: Duration) -> Scripted {
+        let mut chunks: VecDeque<&'static str> = VecDeque::new();
+        chunks.push_back("data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\n\n");
+        for _ in 0..9 {
+            chunks.push_back("data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"tick \"},\"finish_reason\":null}]}\n\n");
+        }
+        chunks.push_back("data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n");
+        Scripted {
+            chunks,
+            gap,
+            next_at: None,
+        }
+    }
+
+    fn cap(max_s: u64) -> WindowCap {
+        WindowCap {
+            max_bytes: 1 << 20,
+            max_duration: Duration::from_secs(max_s),
+            on_exceeded: anvil_fallback::OnExceeded::FailOver,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_window_held_30_s_asks_for_a_keepalive_every_interval_then_completes() {
+        let start = Instant::now();
+        let keepalive = Duration::from_secs(5);
+        let mut body = chat_stream(Duration::from_millis(2_500));
+        let mut held = Held::new(Dialect::OpenAiChat, cap(120));
+        let mut beats = Vec::new();
+        let mut last = start;
+        let outcome = loop {
+            match held.fill(&mut body, last + keepalive).await {
+                Fill::Due => {
+                    last = Instant::now();
+                    beats.push(last - start);
+                }
+                other => break other,
+            }
+        };
+        assert!(matches!(outcome, Fill::Complete), "{outcome:?}");
+        // 11 chunks and the end, 2.5 s apart: complete at 30 s, a keep-alive due every 5 s.
+        assert_eq!(Instant::now() - start, Duration::from_secs(30));
+        let want: Vec<Duration> = (1..=5).map(|n| Duration::from_secs(5 * n)).collect();
+        assert_eq!(beats, want);
+        assert_eq!(held.chunks.len(), 11);
+        assert_eq!(
+            held.answer().content,
+            vec![canonical::Part::Text {
+                text: "tick ".repeat(9),
+                cache_control: None
+            }]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_window_past_its_time_cap_is_exceeded() {
+        let start = Instant::now();
+        let mut body = chat_stream(Duration::from_secs(4));
+        let mut held = Held::new(Dialect::OpenAiChat, cap(10));
+        let mut outcome = held.fill(&mut body, start + Duration::from_secs(60)).await;
+        while matches!(outcome, Fill::Due) {
+            outcome = held.fill(&mut body, start + Duration::from_secs(60)).await;
+        }
+        assert!(matches!(outcome, Fill::Exceeded), "{outcome:?}");
+        assert_eq!(Instant::now() - start, Duration::from_secs(10));
+        assert_eq!(held.chunks.len(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stream_that_ends_early_or_reports_an_error_is_a_failure() {
+        let mut cut = chat_stream(Duration::from_millis(10));
+        cut.chunks.truncate(3);
+        let mut held = Held::new(Dialect::OpenAiChat, cap(120));
+        let far = Instant::now() + Duration::from_secs(60);
+        assert!(matches!(held.fill(&mut cut, far).await, Fill::Failed(_)));
+
+        let mut errored = Scripted {
+            chunks: VecDeque::from([
+                "data: {\"error\":{\"message\":\"overloaded\",\"type\":\"server_error\"}}\n\n",
+            ]),
+            gap: Duration::from_millis(10),
+            next_at: None,
+        };
+        let mut held = Held::new(Dialect::OpenAiChat, cap(120));
+        assert!(matches!(
+            held.fill(&mut errored, far).await,
+            Fill::Failed(_)
+        ));
+    }
+
+    #[test]
+    fn logprobs_are_read_from_chat_and_responses_answers() {
+        let mut out = Vec::new();
+        logprobs_of(
+            Dialect::OpenAiChat,
+            &json!({"choices": [{"logprobs": {"content": [{"logprob": -0.5}, {"logprob": -1.5}]}}]}),
+            &mut out,
+        );
+        logprobs_of(
+            Dialect::Responses,
+            &json!({"output": [{"content": [{"logprobs": [{"logprob": -2.0}]}]}]}),
+            &mut out,
+        );
+        assert_eq!(out, vec![-0.5, -1.5, -2.0]);
     }
 }

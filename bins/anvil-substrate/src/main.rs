@@ -6,6 +6,9 @@
 //! * `anvil-substrate quality show|set|import|export --config FILE [--db URL]` reads and edits the
 //!   quality profile the router routes by (the router picks changes up within its refresh interval).
 //! * `anvil-substrate decisions tail|stats --config FILE [--db URL] [-n N]` reads the decision log.
+//! * `profile`, `models sync`, `deploy`, `preflight`, `benchmark`, `eval`, `score`, `cache-prune`:
+//!   the substrate verbs that size, deploy and check local serves, one module each (see each
+//!   module's docs and each verb's `--help`).
 //!
 //! The database is the router's: `--db` (a SQLite path or a `postgres://` URL), else the config's
 //! `router.database_url`, else `anvil.db` in its `router.data_dir` (`~` expanded with `$HOME`).
@@ -19,6 +22,18 @@ use anvil_config::{Config, Privacy, WorkClass};
 use anvil_policy::profile::{Decision, ProfileEntry};
 use anvil_profile_store::{default_db_path, DecisionRecord, Store};
 use clap::{Args, Parser, Subcommand};
+
+mod benchmark;
+mod cache_prune;
+mod deploy;
+mod endpoint;
+mod eval;
+mod http;
+mod models;
+mod preflight;
+mod profile;
+mod score;
+mod stats;
 
 /// Exit status for an invalid or unreadable configuration or bad arguments.
 const EXIT_USAGE: u8 = 2;
@@ -43,11 +58,32 @@ enum Command {
     /// The decision log: one record per routed request
     #[command(subcommand)]
     Decisions(DecisionsCommand),
+    /// Usage baseline from Claude Code transcripts (context, output, concurrency, roles)
+    Profile(profile::ProfileArgs),
+    /// The local model catalog (HF caches and model folders)
+    #[command(subcommand)]
+    Models(models::ModelsCommand),
+    /// Render a tuned docker-compose file for SGLang or vLLM
+    Deploy(deploy::DeployArgs),
+    /// Correctness gate for an OpenAI-compatible endpoint (pass/fail table)
+    Preflight(preflight::PreflightArgs),
+    /// Replay a request-size distribution against an endpoint (TTFT, throughput, prefix cache)
+    Benchmark(benchmark::BenchmarkArgs),
+    /// Shadow evals: run prompts against tiers, record judge grades, bootstrap quality rows
+    #[command(subcommand)]
+    Eval(eval::EvalCommand),
+    /// Rank local models for roles from published benchmark numbers
+    Score(score::ScoreArgs),
+    /// Plan (and with --execute perform) a Hugging Face cache cleanup
+    CachePrune(cache_prune::CachePruneArgs),
 }
 
 #[derive(Debug, Subcommand)]
 enum ConfigCommand {
     /// Validate a configuration file and report every problem in it
+    #[command(
+        after_help = "Example:\n  anvil-substrate config check configs/example.toml\n  # exit 0 with a one-line summary, or FILE:LINE:COL: key: message lines and exit 2"
+    )]
     Check {
         /// The TOML configuration file
         #[arg(value_name = "FILE")]
@@ -68,11 +104,17 @@ struct StoreArgs {
 #[derive(Debug, Subcommand)]
 enum QualityCommand {
     /// Show the profile as a table: tiers × work classes, decision and score
+    #[command(
+        after_help = "Example:\n  anvil-substrate quality show --config anvil.toml\n  # tier         chat           planning       ...\n  # fast-local   allow 0.90 *   deny 0.64 *    ..."
+    )]
     Show {
         #[command(flatten)]
         store: StoreArgs,
     },
     /// Set the decision (and optionally the score) of one tier for one work class
+    #[command(
+        after_help = "Example:\n  anvil-substrate quality set fast-local review allow-with-verify --score 0.7 --config anvil.toml\n  # fast-local review: allow-with-verify 0.70 (stored)"
+    )]
     Set {
         /// Tier id (declared in the config)
         tier: String,
@@ -87,6 +129,9 @@ enum QualityCommand {
         store: StoreArgs,
     },
     /// Import a profile.json (anvil-serving 0.4.0 bootstrap format)
+    #[command(
+        after_help = "Example:\n  anvil-substrate eval bootstrap --eval-data evals --out profile.json\n  anvil-substrate quality import profile.json --config anvil.toml\n  # imported 3 entries from profile.json"
+    )]
     Import {
         /// The profile.json file
         path: PathBuf,
@@ -94,6 +139,9 @@ enum QualityCommand {
         store: StoreArgs,
     },
     /// Export the stored profile as profile.json
+    #[command(
+        after_help = "Example:\n  anvil-substrate quality export --config anvil.toml --out profile.json"
+    )]
     Export {
         /// Write here instead of stdout
         #[arg(long, value_name = "PATH")]
@@ -106,6 +154,9 @@ enum QualityCommand {
 #[derive(Debug, Subcommand)]
 enum DecisionsCommand {
     /// The latest decision records, oldest first
+    #[command(
+        after_help = "Example:\n  anvil-substrate decisions tail -n 5 --config anvil.toml\n  anvil-substrate decisions tail --json --config anvil.toml | jq .served_tier"
+    )]
     Tail {
         /// How many records
         #[arg(short = 'n', long = "lines", default_value_t = 20)]
@@ -117,6 +168,9 @@ enum DecisionsCommand {
         store: StoreArgs,
     },
     /// Per work class: record count, tiers used, mean confidence
+    #[command(
+        after_help = "Example:\n  anvil-substrate decisions stats --config anvil.toml\n  # work_class  count  confidence  tiers\n  # planning    12     0.91        cloud=12"
+    )]
     Stats {
         #[command(flatten)]
         store: StoreArgs,
@@ -126,11 +180,31 @@ enum DecisionsCommand {
 /// A failure with its exit status; the message is printed on stderr.
 struct Failure(u8, String);
 
+/// Ends a substrate verb: its status, or its error on stderr with status 1.
+fn finish(verb: &str, result: anyhow::Result<u8>) -> ExitCode {
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("anvil-substrate {verb}: {e:#}");
+            ExitCode::from(EXIT_STORE)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Command::Config(ConfigCommand::Check { file }) = &cli.command {
-        return check(file);
-    }
+    let command = match cli.command {
+        Command::Config(ConfigCommand::Check { file }) => return check(&file),
+        Command::Profile(a) => return finish("profile", profile::run(a)),
+        Command::Models(c) => return finish("models", models::run(c)),
+        Command::Deploy(a) => return finish("deploy", deploy::run(a)),
+        Command::Preflight(a) => return finish("preflight", preflight::run(a)),
+        Command::Benchmark(a) => return finish("benchmark", benchmark::run(a)),
+        Command::Eval(c) => return finish("eval", eval::run(c)),
+        Command::Score(a) => return finish("score", score::run(a)),
+        Command::CachePrune(a) => return finish("cache-prune", cache_prune::run(a)),
+        other => other,
+    };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -141,7 +215,7 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_STORE);
         }
     };
-    match runtime.block_on(run(cli.command)) {
+    match runtime.block_on(run(command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure(code, message)) => {
             eprintln!("anvil-substrate: {message}");
@@ -217,7 +291,15 @@ fn store_failure(e: anvil_profile_store::StoreError) -> Failure {
 
 async fn run(command: Command) -> Result<(), Failure> {
     match command {
-        Command::Config(ConfigCommand::Check { .. }) => Ok(()),
+        Command::Config(ConfigCommand::Check { .. })
+        | Command::Profile(_)
+        | Command::Models(_)
+        | Command::Deploy(_)
+        | Command::Preflight(_)
+        | Command::Benchmark(_)
+        | Command::Eval(_)
+        | Command::Score(_)
+        | Command::CachePrune(_) => Ok(()),
         Command::Quality(QualityCommand::Show { store }) => {
             let (config, store) = open_store(&store).await?;
             let rows = store.rows().await.map_err(store_failure)?;

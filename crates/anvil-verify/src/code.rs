@@ -93,6 +93,7 @@ pub(crate) fn check_fenced(text: &str) -> Option<String> {
             Some((i, f, name))
         })
         .collect();
+    let blocks = within_budget(blocks);
     // The blocks of one language are parsed as one document first (one parse instead of many);
     // only when that fails is each block parsed alone, to name the broken one.
     let mut batch_ok: Vec<&'static str> = Vec::new();
@@ -125,6 +126,36 @@ pub(crate) fn check_fenced(text: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// Most bytes of fenced code parsed per answer: parsing runs at roughly 10–20 MB/s, so this bounds
+/// the check near half a millisecond. Code past the budget is not judged, except the last block,
+/// which always is: a local model that breaks code usually breaks it where it stopped.
+pub(crate) const PARSE_BUDGET: usize = 8 * 1024;
+
+/// The blocks to parse: in order while they fit [`PARSE_BUDGET`], and always the last one.
+fn within_budget<T>(blocks: Vec<(usize, Fence<'_>, T)>) -> Vec<(usize, Fence<'_>, T)> {
+    let total: usize = blocks.iter().map(|(_, f, _)| f.body.len()).sum();
+    if total <= PARSE_BUDGET {
+        return blocks;
+    }
+    let last = blocks.len().saturating_sub(1);
+    let mut left = PARSE_BUDGET.saturating_sub(blocks.last().map_or(0, |(_, f, _)| f.body.len()));
+    blocks
+        .into_iter()
+        .enumerate()
+        .filter(|(n, (_, fence, _))| {
+            if *n == last {
+                return true;
+            }
+            let fits = fence.body.len() <= left;
+            if fits {
+                left -= fence.body.len();
+            }
+            fits
+        })
+        .map(|(_, block)| block)
+        .collect()
 }
 
 /// One tree-sitter parser per language, made on first use and reused for every block.
@@ -231,6 +262,19 @@ mod tests {
         for (tag, body, ok) in table {
             assert_eq!(parse_error(tag, body).is_none(), ok, "{tag}: {body}");
         }
+    }
+
+    #[test]
+    fn past_the_budget_only_the_last_block_is_judged() {
+        let good = format!("```python\n{}```\n", "x = 1\n".repeat(PARSE_BUDGET / 6 + 1));
+        let broken = "```python\ndef f(:\n```\n";
+        // A broken block past the budget is not judged; a broken last block always is.
+        let text = format!("{good}{broken}{good}");
+        assert_eq!(check_fenced(&text), None);
+        let text = format!("{good}{good}{broken}");
+        assert!(check_fenced(&text).is_some());
+        // Within the budget every block is judged.
+        assert!(check_fenced(&format!("{broken}```python\nx = 1\n```\n")).is_some());
     }
 
     #[test]

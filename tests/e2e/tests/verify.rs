@@ -326,6 +326,136 @@ async fn with_the_cloud_tier_keyed_and_the_class_metered_a_local_miss_escalates(
         .unwrap();
     assert_eq!(other.header("x-anvil-tier").as_deref(), Some("cloud"));
     let _ = body;
+
+    // Every attempt, its verdict and what the failed attempts cost are in the decision records.
+    let records = records(&router, dir.path(), 7).await;
+    let escalated = records.last().unwrap();
+    assert_eq!(escalated.served_tier.as_deref(), Some("cloud"));
+    assert_eq!(escalated.attempts, 3);
+    let log = escalated.attempt_log.as_array().unwrap();
+    let outcomes: Vec<&str> = log.iter().map(|a| a["outcome"].as_str().unwrap()).collect();
+    assert_eq!(
+        outcomes,
+        ["verify-failed(refusal)", "verify-failed(refusal)", "ok"]
+    );
+    assert_eq!(log[0]["tier"], "fast-local");
+    assert_eq!(log[0]["checks"][0]["check"], "refusal");
+    assert!(log[0]["checks"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("refus"));
+    // The mock's usage: 1000 + words of the request in, 7 per delta + 3 out, for each failed try.
+    assert!(escalated.failed_tokens_in > 2000, "{escalated:?}");
+    assert!(escalated.failed_tokens_out > 0, "{escalated:?}");
+    assert_eq!(escalated.failed_cost_usd, 0.0, "local tiers have no prices");
+    assert!(escalated.cost_usd > 0.003, "{escalated:?}");
+    let spent = &records[records.len() - 2];
+    assert_eq!(spent.served_tier, None);
+    assert_eq!(spent.status, 503);
+    assert!(spent.plan["dropped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|d| d["tier"] == "cloud" && d["reason"] == "session-budget"));
+}
+
+/// The last decision records once `n` were written (the log writes them off the request path).
+async fn records(
+    router: &Router,
+    dir: &std::path::Path,
+    n: u64,
+) -> Vec<anvil_profile_store::DecisionRecord> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let health = http::get(&format!("{}/healthz", router.url()))
+            .await
+            .unwrap()
+            .json()
+            .unwrap();
+        if health["decision_log"]["written"] == n || std::time::Instant::now() > deadline {
+            assert_eq!(health["decision_log"]["written"], n, "{health}");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let db = dir.join(".local/share/anvil/anvil.db");
+    let store = anvil_profile_store::Store::open(&db.to_string_lossy())
+        .await
+        .unwrap();
+    store.tail(100).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_tier_that_keeps_failing_is_skipped_until_its_breaker_half_opens() {
+    let mock = Mock::start().unwrap();
+    let dir = TempDir::new("anvil-e2e-verify-breaker").unwrap();
+    let breakers =
+        "\n[router.breakers]\nenabled = true\nconsecutive_failures = 2\ncooldown_s = 1\n";
+    let text =
+        config(mock.url(), PRESETS).replace("\n[router.breakers]\nenabled = false\n", breakers);
+    let path = dir.path().join("router.toml");
+    std::fs::write(&path, text).unwrap();
+    let router = Router::start(&path, &Knobs::default()).unwrap();
+    let url = format!("{}{}", router.url(), Dialect::Chat.path());
+    let ask = |text: &str| {
+        let mut body = Dialect::Chat.text_request("chat", text, false);
+        body["max_tokens"] = json!(256);
+        body
+    };
+    // Two broken answers open the fast tier's breaker…
+    for _ in 0..2 {
+        let broken = ask("Fix. MOCK:broken=refusal@fast-model");
+        let r = http::post_json(&url, &broken, &headers(Dialect::Chat))
+            .await
+            .unwrap();
+        assert_eq!(
+            r.header("x-anvil-attempts").as_deref(),
+            Some("fast-local:verify-failed(refusal),heavy-local:ok")
+        );
+    }
+    // …so later requests skip it, good or not, without calling it.
+    let before = mock.requests().await.unwrap().len();
+    let skipped = http::post_json(&url, &ask("Say hi."), &headers(Dialect::Chat))
+        .await
+        .unwrap();
+    assert_eq!(
+        skipped.header("x-anvil-attempts").as_deref(),
+        Some("heavy-local:ok")
+    );
+    assert_eq!(mock.requests().await.unwrap().len(), before + 1);
+    // The routing decision shows why, until the cooldown lets one probe through.
+    let route = format!("{}/v1/route", router.url());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let decision = http::post_json(&route, &ask("Say hi."), &headers(Dialect::Chat))
+            .await
+            .unwrap()
+            .json()
+            .unwrap();
+        let open = decision["dropped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["tier"] == "fast-local" && d["reason"] == "breaker-open");
+        if !open {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the breaker never half-opened"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Half-open: one probe reaches the fast tier; its good answer closes the breaker.
+    for _ in 0..2 {
+        let ok = http::post_json(&url, &ask("Say hi."), &headers(Dialect::Chat))
+            .await
+            .unwrap();
+        assert_eq!(
+            ok.header("x-anvil-attempts").as_deref(),
+            Some("fast-local:ok")
+        );
+    }
 }
 
 #[tokio::test]
@@ -333,7 +463,15 @@ async fn a_commit_window_held_for_30_s_sends_keepalives_at_least_every_10_s() {
     let mock = Mock::start().unwrap();
     let dir = TempDir::new("anvil-e2e-verify-keepalive").unwrap();
     let router = start(&mock, &dir, PRESETS);
-    for dialect in [Dialect::Anthropic, Dialect::Chat] {
+    // Both dialects at once: each window holds for 30 s.
+    tokio::join!(
+        held_30_s(&router, Dialect::Anthropic),
+        held_30_s(&router, Dialect::Chat)
+    );
+}
+
+async fn held_30_s(router: &Router, dialect: Dialect) {
+    {
         // The fast tier streams its answer over 30 s; the window holds it all that time.
         let mut body = dialect.text_request("chat", "Count slowly. MOCK:slow=3000:10", true);
         body["max_tokens"] = json!(256);

@@ -10,6 +10,9 @@
 //! can be read back from `GET /_mock/requests` and `GET /_mock/events` (`POST /_mock/reset` clears
 //! both logs).
 //!
+//! A start-up persona ([`MockState::with_persona`], `--persona NAME`) makes the mock answer Chat
+//! Completions from their content, like a healthy or a broken model (see the `persona` module).
+//!
 //! # Directives
 //!
 //! `MOCK:tool`, `MOCK:tools2`, `MOCK:reason`, `MOCK:slow=MS:N`, `MOCK:status=CODE`, `MOCK:reset`,
@@ -67,9 +70,11 @@
 
 mod body;
 mod dialect;
+mod persona;
 mod plan;
 mod server;
 mod state;
 
+pub use persona::Persona;
 pub use server::serve;
 pub use state::MockState;

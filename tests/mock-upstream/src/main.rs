@@ -1,18 +1,19 @@
-//! `anvil-mock-upstream [--host 127.0.0.1] [--port 0] [--no-log]`: binds, prints
-//! `listening on http://HOST:PORT` and serves the mock until SIGTERM or SIGINT. `--no-log` keeps
-//! no request or event log (benchmarks).
+//! `anvil-mock-upstream [--host 127.0.0.1] [--port 0] [--persona NAME] [--no-log]`: binds,
+//! prints `listening on http://HOST:PORT` and serves the mock until SIGTERM or SIGINT. `--no-log`
+//! keeps no request or event log (benchmarks).
 #![allow(clippy::print_stdout)]
 
 use std::io::Write;
 
-use anvil_mock_upstream::{serve, MockState};
+use anvil_mock_upstream::{serve, MockState, Persona};
 use anyhow::{bail, Context};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 
-fn parse_args() -> anyhow::Result<(String, u16, bool)> {
+fn parse_args() -> anyhow::Result<(String, u16, Option<Persona>, bool)> {
     let mut host = "127.0.0.1".to_owned();
     let mut port = 0u16;
+    let mut persona = None;
     let mut no_log = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -29,20 +30,36 @@ fn parse_args() -> anyhow::Result<(String, u16, bool)> {
         match name.as_str() {
             "--host" => host = value()?,
             "--port" => port = value()?.parse().context("--port must be a port number")?,
+            "--persona" => {
+                let name = value()?;
+                let names: Vec<&str> = Persona::ALL.iter().map(|(n, _)| *n).collect();
+                persona = Some(Persona::from_name(&name).with_context(|| {
+                    format!(
+                        "unknown persona {name}; expected one of {}",
+                        names.join(", ")
+                    )
+                })?);
+            }
             "--no-log" => no_log = true,
             "-h" | "--help" => {
-                println!("usage: anvil-mock-upstream [--host 127.0.0.1] [--port 0] [--no-log]");
+                println!(
+                    "usage: anvil-mock-upstream [--host 127.0.0.1] [--port 0] [--persona NAME] [--no-log]"
+                );
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other}"),
         }
     }
-    Ok((host, port, no_log))
+    Ok((host, port, persona, no_log))
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let (host, port, no_log) = parse_args()?;
+    let (host, port, persona, no_log) = parse_args()?;
+    let mut state = persona.map_or_else(MockState::new, MockState::with_persona);
+    if no_log {
+        state = state.without_logs();
+    }
     let listener = TcpListener::bind((host.as_str(), port))
         .await
         .with_context(|| format!("cannot bind {host}:{port}"))?;
@@ -53,7 +70,7 @@ async fn main() -> anyhow::Result<()> {
     println!("listening on http://{addr}");
     std::io::stdout().flush()?;
     tokio::select! {
-        () = serve(listener, if no_log { MockState::without_logs() } else { MockState::new() }) => {}
+        () = serve(listener, state) => {}
         _ = sigint.recv() => {}
         _ = sigterm.recv() => {}
     }

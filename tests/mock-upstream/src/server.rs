@@ -159,6 +159,12 @@ async fn handle(
         body_bytes: raw.len(),
     });
     let tracker = || Some(EventOnDrop::new(&state, seq, &path, "client_disconnected"));
+    if let Some(persona) = state.persona() {
+        if let Some(resp) = crate::persona::respond(persona, &method, &path, &body, seq, tracker())
+        {
+            return Ok(resp);
+        }
+    }
     let dialect = match (&method, path.as_str()) {
         (&Method::POST, "/v1/messages") => Dialect::Anthropic,
         (&Method::POST, "/v1/chat/completions") => Dialect::Chat,

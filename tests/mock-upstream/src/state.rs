@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 #[derive(Clone, Debug, Default)]
 pub struct MockState {
     inner: Arc<Mutex<Logs>>,
+    persona: Option<Arc<crate::persona::PersonaState>>,
 }
 
 #[derive(Debug, Default)]
@@ -37,6 +38,18 @@ impl MockState {
         Self::default()
     }
 
+    /// Empty logs, answering Chat Completions as `persona` (see [`crate::Persona`]).
+    pub fn with_persona(persona: crate::Persona) -> Self {
+        Self {
+            persona: Some(Arc::new(crate::persona::PersonaState::new(persona))),
+            ..Self::default()
+        }
+    }
+
+    pub(crate) fn persona(&self) -> Option<&crate::persona::PersonaState> {
+        self.persona.as_deref()
+    }
+
     fn lock(&self) -> MutexGuard<'_, Logs> {
         self.inner
             .lock()
@@ -45,10 +58,9 @@ impl MockState {
 
     /// Keeps no logs (sequence numbers still count): for benchmarks, where the logs would grow
     /// without bound and cost a copy of every request body.
-    pub fn without_logs() -> Self {
-        let state = Self::default();
-        state.lock().discard = true;
-        state
+    pub fn without_logs(self) -> Self {
+        self.lock().discard = true;
+        self
     }
 
     /// Records a request and returns its sequence number (monotonic, never reused, not reset by

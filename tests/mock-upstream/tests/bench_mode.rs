@@ -35,7 +35,7 @@ async fn slow_zero_streams_every_tick_without_waiting() {
 async fn a_mock_without_logs_answers_and_records_nothing() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let state = MockState::without_logs();
+    let state = MockState::new().without_logs();
     tokio::spawn(serve(listener, state.clone()));
     for d in DIALECTS {
         let (status, headers, _) = call(
