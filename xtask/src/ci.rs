@@ -134,6 +134,8 @@ pub fn plan(tools: Tools) -> Vec<Planned> {
     // The end-to-end runs the workspace tests do not cover: the official Python SDKs against the
     // router, and a real llama.cpp model behind it (the Rust black-box tests run with the rest).
     steps.push(Planned::Run(Step::new(&["xtask", "e2e", "--no-tests"])));
+    // The benchmark, briefly, so it never rots; no thresholds (CI machines are noisy).
+    steps.push(Planned::Run(Step::new(&["xtask", "bench", "--quick"])));
     // The tests run last, so the run's closing lines are the test runner's summary.
     if tools.nextest {
         // nextest does not run doctests.
@@ -258,6 +260,7 @@ mod tests {
         let test = "run cargo test --workspace";
         let deny = "cargo deny check --allow unused-wrapper licenses bans sources";
         let e2e = "run cargo xtask e2e --no-tests";
+        let bench = "run cargo xtask bench --quick";
         let cases: [(Tools, Vec<String>); 5] = [
             (
                 Tools {
@@ -270,6 +273,7 @@ mod tests {
                     clippy.into(),
                     format!("run {deny}"),
                     e2e.into(),
+                    bench.into(),
                     doc.into(),
                     nextest.into(),
                 ],
@@ -285,6 +289,7 @@ mod tests {
                     clippy.into(),
                     format!("run {deny}"),
                     e2e.into(),
+                    bench.into(),
                     test.into(),
                 ],
             ),
@@ -299,6 +304,7 @@ mod tests {
                     clippy.into(),
                     format!("skip {deny}"),
                     e2e.into(),
+                    bench.into(),
                     doc.into(),
                     nextest.into(),
                 ],
@@ -314,6 +320,7 @@ mod tests {
                     clippy.into(),
                     format!("fail {deny}"),
                     e2e.into(),
+                    bench.into(),
                     doc.into(),
                     nextest.into(),
                 ],
@@ -329,6 +336,7 @@ mod tests {
                     clippy.into(),
                     format!("skip {deny}"),
                     e2e.into(),
+                    bench.into(),
                     test.into(),
                 ],
             ),

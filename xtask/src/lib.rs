@@ -7,6 +7,7 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+pub mod bench;
 pub mod ci;
 pub mod clients;
 pub mod demo;

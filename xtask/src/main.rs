@@ -9,7 +9,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use xtask::{ci, demo, e2e, tidy, workspace_root};
+use xtask::{bench, ci, demo, e2e, tidy, workspace_root};
 
 const USAGE: &str = "\
 usage: cargo xtask <task>
@@ -30,6 +30,11 @@ tasks:
          $ANVIL_CACHE_DIR or ~/.cache/anvil) and starts llama-server with SmolLM2-135M-Instruct,
          starts `anvil-router serve` with every preset on it, prints curl/SDK/Claude Code lines,
          runs until Ctrl-C (needs python3 with pip, cmake and a C++ compiler for the first build)
+  bench  anvil side by side with the floor (a minimal byte-forwarding hyper proxy) and the mock
+         upstream alone: release builds, every scenario of docs/BENCHMARKS.md on loopback,
+         a table on stdout, target/bench/report.json; --quick runs each scenario briefly
+         (under 2 minutes after the build), --docs writes the tables into docs/BENCHMARKS.md,
+         --only a-2k,c-stream runs only those scenarios (profiling)
   help   this text";
 
 fn main() -> ExitCode {
@@ -43,6 +48,9 @@ fn main() -> ExitCode {
         ["ci"] => run_ci(),
         ["tidy"] => run_tidy(),
         ["e2e", flags @ ..] => run_e2e(flags),
+        ["bench", flags @ ..] => bench::Options::parse(flags).and_then(|options| {
+            bench::run(&workspace_root(), options, &mut std::io::stdout().lock())
+        }),
         ["demo"] => demo::run(&workspace_root(), &mut std::io::stdout().lock()).map(|()| true),
         ["help" | "--help" | "-h"] => {
             println!("{USAGE}");

@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit};
 use tokio::time::Instant;
 
 use crate::body::Body;
+use crate::raw_body::RawBody;
 use crate::respond::{
     json_response, set_header, ApiError, ATTEMPTS, DECISION, REQUEST_ID, TIER, TOKEN_COUNT,
     WORK_CLASS,
@@ -261,6 +262,11 @@ fn parse(dialect: Dialect, bytes: &[u8]) -> Result<AnyRequest, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request("request body is empty"));
     }
+    // Valid bodies (nearly all) parse without tracking field paths; only a rejected body is
+    // parsed again with them, for an error that names the field.
+    if let Ok(request) = AnyRequest::parse(dialect, bytes) {
+        return Ok(request);
+    }
     Ok(match dialect {
         Dialect::Anthropic => AnyRequest::Anthropic(typed::<anthropic::Request>(bytes)?),
         Dialect::OpenAiChat => AnyRequest::OpenAiChat(typed::<openai::Request>(bytes)?),
@@ -269,13 +275,13 @@ fn parse(dialect: Dialect, bytes: &[u8]) -> Result<AnyRequest, ApiError> {
 }
 
 /// Checks what the typed model accepts but the endpoint does not.
-fn validate(dialect: Dialect, json: &Value) -> Result<(), ApiError> {
-    let present = |key: &str| json.get(key).is_some_and(|v| !v.is_null());
+fn validate(dialect: Dialect, json: &RawBody) -> Result<(), ApiError> {
+    let present = |key: &str| json.present(key);
     match dialect {
         Dialect::Anthropic if !present("max_tokens") => {
             Err(ApiError::bad_request("max_tokens: field required").param("max_tokens"))
         }
-        Dialect::Responses if json.get("store") == Some(&Value::Bool(true)) => Err(
+        Dialect::Responses if json.is_true("store") => Err(
             ApiError::bad_request(
                 "store: true is not supported: anvil keeps no conversation state; send store: false and the full input",
             )
@@ -294,12 +300,14 @@ fn validate(dialect: Dialect, json: &Value) -> Result<(), ApiError> {
 fn upstream_body(
     inbound: Dialect,
     canonical: &anvil_dialects::canonical::Request,
-    json: &Value,
+    json: &RawBody,
     upstream: &Upstream,
 ) -> Result<Bytes, ApiError> {
-    let mut body = if upstream.dialect() == inbound {
-        json.clone()
-    } else {
+    if upstream.dialect() == inbound {
+        // The client's bytes, member by member: nothing decoded, copied or re-encoded.
+        return Ok(json.encode(upstream.model()));
+    }
+    let mut body = {
         let mut notes = Vec::new();
         let mut translated =
             AnyRequest::from_canonical(upstream.dialect(), canonical, &mut notes).to_json();
@@ -464,19 +472,15 @@ async fn generate_inner(
         permit,
     } = ctx;
     let request = parse(inbound, &bytes)?;
-    let mut json = request.to_json();
+    let json = RawBody::parse(&bytes)?;
     validate(inbound, &json)?;
     // Hints sent in the body (OpenAI `extra_body`) never reach an upstream.
-    let body_hints = json.as_object_mut().and_then(|o| o.remove("anvil"));
+    let body_hints = json.value(crate::raw_body::HINTS);
     let hints = route::hints(&headers, body_hints.as_ref())?;
-    let model = json
-        .get("model")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_owned();
+    let model = json.string("model").unwrap_or_default();
     let mut notes = Vec::new();
     let canonical = request.to_canonical(&mut notes);
-    let session = route::session_id(&hints, &headers, &json);
+    let session = route::session_id(&hints, &headers, &json.object_of(&["metadata"]));
     let routing = route::route(
         &state.config,
         &state.profile.load(),
@@ -488,7 +492,7 @@ async fn generate_inner(
         session_budget(&state, session.as_deref()),
         &state.residency.load(),
     );
-    let stream = json.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    let stream = json.is_true("stream");
     let draft = Draft::new(&state, &request_id, &routing, &canonical, session);
     let candidates = routing
         .plan
@@ -559,7 +563,7 @@ struct Walk {
     request_id: String,
     started: Instant,
     headers: HeaderMap,
-    json: Value,
+    json: RawBody,
     canonical: anvil_dialects::canonical::Request,
     routing: Routing,
     model: String,
@@ -1449,10 +1453,14 @@ pub async fn count_tokens(ctx: Ctx, bytes: Bytes) -> Response<Body> {
         Ok(request) => request,
         Err(error) => return error.into_response(Dialect::Anthropic, &request_id),
     };
-    let mut json = request.to_json();
-    let body_hints = json.as_object_mut().and_then(|o| o.remove("anvil"));
+    let json = match RawBody::parse(&bytes) {
+        Ok(json) => json,
+        Err(error) => return error.into_response(Dialect::Anthropic, &request_id),
+    };
+    let body_hints = json.value(crate::raw_body::HINTS);
     let hints = route::hints(&ctx.headers, body_hints.as_ref()).unwrap_or_default();
-    let model = json.get("model").and_then(Value::as_str).unwrap_or("");
+    let model = json.string("model").unwrap_or_default();
+    let model = model.as_str();
     let mut notes = Vec::new();
     let canonical = request.to_canonical(&mut notes);
     let routing = route::route(

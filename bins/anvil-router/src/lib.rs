@@ -9,6 +9,7 @@ mod body;
 mod forward;
 mod handler;
 mod models;
+mod raw_body;
 pub mod residency;
 mod respond;
 mod route;

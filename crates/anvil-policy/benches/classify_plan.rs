@@ -1,7 +1,8 @@
 //! `cargo bench -p anvil-policy`: what the router spends deciding a route for a Claude Code
 //! request of about 200 KB (the interactive main turn grown into a mid-session request with Read
 //! results and a run of edits): Tier-0 classification, the prompt-token estimate, intent resolution
-//! and the plan, over the shipped cloud example config and the seed profile. Reports p50 / p99 / max.
+//! and the plan, over the shipped cloud example config and the seed profile; then the same with the
+//! body's decoding (typed model + canonical request) included. Reports p50 / p99 / max.
 //! Issue 4's target: ≤ 50 µs p99.
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)] // a benchmark binary
@@ -65,8 +66,8 @@ fn main() {
     let profile = ProfileSnapshot::new();
     let hints = Hints::default();
     let bound = vec![true; config.tiers.len()];
-    let decide = || {
-        let verdict = classify(&request);
+    let decide_on = |request: &anvil_dialects::canonical::Request| {
+        let verdict = classify(request);
         let intent = resolve_intent(&config, &request.model, &hints);
         plan(&PlanInput {
             config: &config,
@@ -75,7 +76,7 @@ fn main() {
             work_class: verdict.work_class,
             confidence: verdict.confidence,
             needs: Needs {
-                prompt_tokens: estimate_prompt_tokens(&request),
+                prompt_tokens: estimate_prompt_tokens(request),
                 max_output_tokens: request.max_tokens.unwrap_or(4096),
                 tools: !request.tools.is_empty(),
                 images: false,
@@ -87,6 +88,15 @@ fn main() {
             bound: &bound,
             session_budget: None,
         })
+    };
+    let decide = || decide_on(&request);
+    // What the router does per request before the plan: decode the body into the typed model and
+    // the canonical request, then classify and plan.
+    let decode_and_decide = || {
+        let request = AnyRequest::parse(Dialect::Anthropic, &bytes)
+            .unwrap()
+            .to_canonical(&mut LossyNotes::default());
+        decide_on(&request)
     };
     let first = decide();
     for _ in 0..2_000 {
@@ -102,6 +112,21 @@ fn main() {
     times.sort_unstable();
     let pct =
         |p: f64| times[((times.len() as f64 * p) as usize).min(times.len() - 1)] as f64 / 1000.0;
+    for _ in 0..50 {
+        black_box(decode_and_decide());
+    }
+    let mut decode_times: Vec<u128> = (0..2_000)
+        .map(|_| {
+            let t = Instant::now();
+            black_box(decode_and_decide());
+            t.elapsed().as_nanos()
+        })
+        .collect();
+    decode_times.sort_unstable();
+    let decode_pct = |p: f64| {
+        decode_times[((decode_times.len() as f64 * p) as usize).min(decode_times.len() - 1)] as f64
+            / 1000.0
+    };
     println!(
         "classify + estimate + intent + plan, {} KB Claude Code request -> {} ({} candidate(s), first {:?}): p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs",
         bytes.len() / 1024,
@@ -111,5 +136,11 @@ fn main() {
         pct(0.50),
         pct(0.99),
         pct(1.0),
+    );
+    println!(
+        "decode (typed + canonical) + classify + estimate + intent + plan, same request: p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs",
+        decode_pct(0.50),
+        decode_pct(0.99),
+        decode_pct(1.0),
     );
 }

@@ -40,7 +40,7 @@
 //!
 //! Other rules: `MOCK:slow=MS:N` answers `tick1 tick2 … tickN` (one piece per delta; streams send
 //! headers and the preamble at once and sleep MS before every content delta; JSON answers after
-//! N×MS). `MOCK:tool`/`MOCK:tools2` without any offered tool answer the text
+//! N×MS; `MOCK:slow=0:N` sends the N ticks with no delay at all). `MOCK:tool`/`MOCK:tools2` without any offered tool answer the text
 //! `No tools were offered.`. `MOCK:midstream-*` strike after the second content delta (text,
 //! reasoning or tool-argument fragment). `MOCK:reset` and `MOCK:midstream-reset` close the socket
 //! with `SO_LINGER` 0, so the client sees a real TCP reset. `MOCK:status` wins over every other
@@ -64,6 +64,9 @@
 //! (`MOCK:reset`, `MOCK:midstream-reset`), `client_disconnected` (the peer left before the end:
 //! a hung, slow or streaming request). `/_mock/*` requests are not logged; `POST /_mock/reset`
 //! clears both logs but sequence numbers keep counting.
+//!
+//! `anvil-mock-upstream --no-log` (benchmarks) keeps no request or event log: sequence numbers
+//! still count, `/_mock/requests` and `/_mock/events` stay empty, and memory stays flat.
 
 mod body;
 mod dialect;

@@ -1,5 +1,6 @@
-//! `anvil-mock-upstream [--host 127.0.0.1] [--port 0] [--persona NAME]`: binds, prints
-//! `listening on http://HOST:PORT` and serves the mock until SIGTERM or SIGINT.
+//! `anvil-mock-upstream [--host 127.0.0.1] [--port 0] [--persona NAME] [--no-log]`: binds, prints
+//! `listening on http://HOST:PORT` and serves the mock until SIGTERM or SIGINT. `--no-log` keeps no
+//! request or event log (benchmarks).
 //!
 //! As a fake model engine (the multiplexer's tests): `--start-delay-ms N` waits N ms before
 //! binding (a slow model load), `--crash-on-start` then exits with status 3 instead of serving.
@@ -19,11 +20,12 @@ struct Startup {
     crash: bool,
 }
 
-fn parse_args() -> anyhow::Result<(String, u16, Option<Persona>, Startup)> {
+fn parse_args() -> anyhow::Result<(String, u16, Option<Persona>, Startup, bool)> {
     let mut host = "127.0.0.1".to_owned();
     let mut port = 0u16;
     let mut persona = None;
     let mut startup = Startup::default();
+    let mut no_log = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let (name, inline) = match arg.split_once('=') {
@@ -53,23 +55,27 @@ fn parse_args() -> anyhow::Result<(String, u16, Option<Persona>, Startup)> {
                 startup.delay_ms = value()?.parse().context("--start-delay-ms must be ms")?;
             }
             "--crash-on-start" => startup.crash = true,
+            "--no-log" => no_log = true,
             "-h" | "--help" => {
                 println!(
                     "usage: anvil-mock-upstream [--host 127.0.0.1] [--port 0] \
-                     [--persona NAME] [--start-delay-ms N] [--crash-on-start]"
+                     [--persona NAME] [--start-delay-ms N] [--crash-on-start] [--no-log]"
                 );
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other}"),
         }
     }
-    Ok((host, port, persona, startup))
+    Ok((host, port, persona, startup, no_log))
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let (host, port, persona, startup) = parse_args()?;
-    let state = persona.map_or_else(MockState::new, MockState::with_persona);
+    let (host, port, persona, startup, no_log) = parse_args()?;
+    let mut state = persona.map_or_else(MockState::new, MockState::with_persona);
+    if no_log {
+        state = state.without_logs();
+    }
     if startup.delay_ms > 0 || startup.crash {
         let mut sigterm = signal(SignalKind::terminate())?;
         tokio::select! {

@@ -234,7 +234,11 @@ impl Plan {
             stop,
             input_tokens: 1000 + inbound.words,
             output_tokens: 7 * deltas as u64 + 3,
-            delay: d.slow.map(|(ms, n)| (Duration::from_millis(ms), n)),
+            // `slow=0:N`: N ticks, no delay at all (not even a zero-length timer)
+            delay: d
+                .slow
+                .filter(|(ms, _)| *ms > 0)
+                .map(|(ms, n)| (Duration::from_millis(ms), n)),
             failure,
         }
     }

@@ -15,6 +15,8 @@ pub struct MockState {
 
 #[derive(Debug, Default)]
 struct Logs {
+    /// `--no-log`: count requests, record nothing.
+    discard: bool,
     next_seq: u64,
     requests: Vec<Value>,
     events: Vec<Value>,
@@ -54,12 +56,22 @@ impl MockState {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Keeps no logs (sequence numbers still count): for benchmarks, where the logs would grow
+    /// without bound and cost a copy of every request body.
+    pub fn without_logs(self) -> Self {
+        self.lock().discard = true;
+        self
+    }
+
     /// Records a request and returns its sequence number (monotonic, never reused, not reset by
     /// `POST /_mock/reset`).
     pub(crate) fn record_request(&self, rec: RequestRecord) -> u64 {
         let mut logs = self.lock();
         logs.next_seq += 1;
         let seq = logs.next_seq;
+        if logs.discard {
+            return seq;
+        }
         logs.requests.push(json!({
             "seq": seq,
             "method": rec.method,
@@ -74,9 +86,11 @@ impl MockState {
 
     /// Records a notable event for the request `seq`.
     pub(crate) fn record_event(&self, seq: u64, kind: &str, path: &str) {
-        self.lock()
-            .events
-            .push(json!({"seq": seq, "kind": kind, "path": path}));
+        let mut logs = self.lock();
+        if !logs.discard {
+            logs.events
+                .push(json!({"seq": seq, "kind": kind, "path": path}));
+        }
     }
 
     /// Every request recorded so far, in arrival order.
