@@ -655,6 +655,15 @@ impl Walk {
         may_fall_back
     }
 
+    /// Records an attempt that failed before any answer came; whether the walk may go on.
+    fn unanswered(&mut self, upstream: &Upstream, error: &UpstreamError, sent_at: Instant) -> bool {
+        let spent = Spent {
+            elapsed: sent_at.elapsed(),
+            ..Spent::default()
+        };
+        self.upstream_failed(upstream, error, spent, false)
+    }
+
     /// Records an answer that failed verification.
     fn verify_failed(
         &mut self,
@@ -800,16 +809,8 @@ impl Walk {
             let sent_at = Instant::now();
             let response = match self.send(upstream).await {
                 Ok(response) => response,
-                Err(error) => {
-                    let spent = Spent {
-                        elapsed: sent_at.elapsed(),
-                        ..Spent::default()
-                    };
-                    if self.upstream_failed(upstream, &error, spent, false) {
-                        continue;
-                    }
-                    break;
-                }
+                Err(error) if self.unanswered(upstream, &error, sent_at) => continue,
+                Err(_) => break,
             };
             let verify = self.verifies(decision);
             let bytes = if verify {
@@ -962,16 +963,8 @@ impl Walk {
             };
             let response = match sent {
                 Ok(response) => response,
-                Err(error) => {
-                    let spent = Spent {
-                        elapsed: sent_at.elapsed(),
-                        ..Spent::default()
-                    };
-                    if self.upstream_failed(upstream, &error, spent, false) {
-                        continue;
-                    }
-                    break;
-                }
+                Err(error) if self.unanswered(upstream, &error, sent_at) => continue,
+                Err(_) => break,
             };
             let time_to_headers = response.time_to_headers;
             let mut body = response.body;
