@@ -882,7 +882,10 @@ impl Walk {
                 tier = upstream.tier_id(),
                 "answer outgrew the commit window; sending it unverified"
             );
-            return match body.collect(MAX_RESPONSE_BYTES - buffer.len()).await {
+            return match body
+                .collect(MAX_RESPONSE_BYTES.saturating_sub(buffer.len()))
+                .await
+            {
                 Ok(rest) => {
                     buffer.extend_from_slice(&rest);
                     Some(Bytes::from(buffer))

@@ -516,3 +516,55 @@ async fn held_30_s(router: &Router, dialect: Dialect) {
         assert!(text.contains(": x-anvil-attempts: fast-local:ok"), "{text}");
     }
 }
+
+#[tokio::test]
+async fn an_answer_past_the_window_cap_is_sent_unverified_or_failed_over_as_configured() {
+    let mock = Mock::start().unwrap();
+    // Every answer of the mock is longer than 64 bytes: unverified, the fast tier's is sent; with
+    // fail-over, both tiers' are abandoned and the request is exhausted.
+    for (on_exceeded, status, attempts) in [
+        ("commit-unverified", 200, "fast-local:ok"),
+        (
+            "fail-over",
+            503,
+            "fast-local:window-exceeded,heavy-local:window-exceeded",
+        ),
+    ] {
+        let dir = TempDir::new("anvil-e2e-verify-cap").unwrap();
+        let extra = format!(
+            "{PRESETS}\n[router.commit_window]\nmax_bytes = 64\non_exceeded = \"{on_exceeded}\"\n"
+        );
+        let router = start(&mock, &dir, &extra);
+        for dialect in [Dialect::Anthropic, Dialect::Chat] {
+            for stream in [false, true] {
+                let mut body = dialect.text_request("chat", "Say hello.", stream);
+                body["max_tokens"] = json!(256);
+                let url = format!("{}{}", router.url(), dialect.path());
+                let what = format!("{on_exceeded} {} stream={stream}", dialect.name());
+                if status == 503 {
+                    let response = http::post_json(&url, &body, &headers(dialect))
+                        .await
+                        .unwrap();
+                    assert_eq!(response.status, 503, "{what}: {}", response.text());
+                    assert_eq!(
+                        response.header("x-anvil-attempts").as_deref(),
+                        Some(attempts)
+                    );
+                    continue;
+                }
+                let (got, head, bytes) = call(&router, dialect, &body).await;
+                assert_eq!(got, status, "{what}: {}", String::from_utf8_lossy(&bytes));
+                assert_eq!(header(&head, "x-anvil-tier"), "fast-local", "{what}");
+                assert_eq!(header(&head, "x-anvil-attempts"), attempts, "{what}");
+                let reply = if stream {
+                    dialect.stream_reply(&anvil_e2e::sse::parse_all(&bytes))
+                } else {
+                    dialect
+                        .reply(&serde_json::from_slice(&bytes).unwrap())
+                        .unwrap()
+                };
+                assert_eq!(reply.text, "Hello from the mock upstream.", "{what}");
+            }
+        }
+    }
+}
