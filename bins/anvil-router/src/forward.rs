@@ -954,15 +954,36 @@ impl Walk {
         let mut sink = Sink::Pending(Some(head));
         let state = Arc::clone(&self.state);
         let keepalive = state.config.commit_window.keepalive;
+        let inbound = self.inbound;
         let mut last_beat: Option<Instant> = None;
         while let Some((index, decision)) = self.next_candidate() {
             let Some(upstream) = state.upstreams.get(index).and_then(Option::as_ref) else {
                 continue;
             };
             let sent_at = Instant::now();
-            let sent = tokio::select! {
-                sent = self.send(upstream) => sent,
-                () = sink.closed() => return self.client_gone(),
+            let sent = {
+                // Once the client has its headers (an earlier window sent keep-alives), they go on
+                // while this tier prepares its first byte.
+                let send = self.send(upstream);
+                tokio::pin!(send);
+                loop {
+                    let beat_at = last_beat.map(|at| at + keepalive);
+                    tokio::select! {
+                        sent = &mut send => break Some(sent),
+                        () = sink.closed() => break None,
+                        () = tokio::time::sleep_until(beat_at.unwrap_or(sent_at)), if beat_at.is_some() => {
+                            if let Sink::Open(tx) = &sink {
+                                if tx.send(crate::walk::keepalive(inbound)).await.is_err() {
+                                    break None;
+                                }
+                            }
+                            last_beat = Some(Instant::now());
+                        }
+                    }
+                }
+            };
+            let Some(sent) = sent else {
+                return self.client_gone();
             };
             let response = match sent {
                 Ok(response) => response,
@@ -982,7 +1003,9 @@ impl Walk {
                 crate::walk::window_cap(&state.config.commit_window),
             );
             loop {
-                let next_beat = last_beat.unwrap_or(sent_at) + keepalive;
+                // The first keep-alive is due `keepalive` after the request came, whichever
+                // attempt is held then.
+                let next_beat = last_beat.unwrap_or(self.started) + keepalive;
                 let fill = tokio::select! {
                     fill = held.fill(&mut body, next_beat) => fill,
                     () = sink.closed() => return self.client_gone(),
