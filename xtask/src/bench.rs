@@ -23,8 +23,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use crate::tidy::configs::executable_from_messages;
-
 /// Binaries the bench builds in release mode (package, binary).
 pub const BINARIES: [(&str, &str); 4] = [
     ("anvil-router", "anvil-router"),
@@ -118,31 +116,12 @@ pub struct Built {
 
 /// `cargo build --release` of [`BINARIES`]; their paths come from cargo's JSON messages.
 pub fn build(root: &Path) -> Result<Built> {
-    let mut command = Command::new(crate::cargo());
-    command.args(["build", "--release", "--quiet"]);
-    for (package, bin) in BINARIES {
-        command.args(["--package", package, "--bin", bin]);
-    }
-    let output = command
-        .args(["--message-format", "json-render-diagnostics"])
-        .arg("--manifest-path")
-        .arg(root.join("Cargo.toml"))
-        .stderr(Stdio::inherit())
-        .output()
-        .context("cannot run cargo build")?;
-    if !output.status.success() {
-        bail!("cargo build --release failed ({})", output.status);
-    }
-    let messages = String::from_utf8_lossy(&output.stdout);
-    let find = |bin: &str| {
-        executable_from_messages(&messages, bin)
-            .with_context(|| format!("cargo build reported no `{bin}` executable"))
-    };
+    let [router, mock, substrate, bench] = crate::e2e::build_binaries(root, true, &BINARIES)?;
     Ok(Built {
-        router: find(BINARIES[0].1)?,
-        mock: find(BINARIES[1].1)?,
-        substrate: find(BINARIES[2].1)?,
-        bench: find(BINARIES[3].1)?,
+        router,
+        mock,
+        substrate,
+        bench,
     })
 }
 

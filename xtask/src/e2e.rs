@@ -155,9 +155,28 @@ impl Built {
 
 /// `cargo build` of [`BINARIES`]; their paths come from cargo's JSON messages.
 pub fn build(root: &Path) -> Result<Built> {
+    let [router, mock, stack, real_model] = build_binaries(root, false, &BINARIES)?;
+    Ok(Built {
+        router,
+        mock,
+        stack,
+        real_model,
+    })
+}
+
+/// `cargo build [--release]` of `(package, bin)` pairs; their executables, in the same order, as
+/// cargo's JSON messages name them.
+pub fn build_binaries<const N: usize>(
+    root: &Path,
+    release: bool,
+    binaries: &[(&str, &str); N],
+) -> Result<[PathBuf; N]> {
     let mut command = Command::new(crate::cargo());
     command.args(["build", "--quiet"]);
-    for (package, bin) in BINARIES {
+    if release {
+        command.arg("--release");
+    }
+    for (package, bin) in binaries {
         command.args(["--package", package, "--bin", bin]);
     }
     let output = command
@@ -171,16 +190,16 @@ pub fn build(root: &Path) -> Result<Built> {
         bail!("cargo build failed ({})", output.status);
     }
     let messages = String::from_utf8_lossy(&output.stdout);
-    let find = |bin: &str| {
-        executable_from_messages(&messages, bin)
-            .with_context(|| format!("cargo build reported no `{bin}` executable"))
-    };
-    Ok(Built {
-        router: find(BINARIES[0].1)?,
-        mock: find(BINARIES[1].1)?,
-        stack: find(BINARIES[2].1)?,
-        real_model: find(BINARIES[3].1)?,
-    })
+    let mut found = Vec::with_capacity(N);
+    for (_, bin) in binaries {
+        found.push(
+            executable_from_messages(&messages, bin)
+                .with_context(|| format!("cargo build reported no `{bin}` executable"))?,
+        );
+    }
+    found
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("cargo build reported too few executables"))
 }
 
 /// The test command: nextest when installed, else `cargo test`.
