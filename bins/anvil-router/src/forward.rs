@@ -11,6 +11,7 @@ use anvil_dialects::translate::{AnyRequest, AnyResponse, StreamTranslator};
 use anvil_dialects::{anthropic, openai, responses, Dialect, EncodeContext};
 use anvil_fallback::AttemptOutcome;
 use anvil_policy::Decision;
+use anvil_profile_store::JsonText;
 use bytes::Bytes;
 use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderMap, Response, StatusCode};
@@ -53,8 +54,8 @@ pub(crate) struct Draft {
     intent_source: &'static str,
     work_class: &'static str,
     confidence: f32,
-    signals: Value,
-    plan: Value,
+    signals: JsonText,
+    plan: JsonText,
     prompt: Option<String>,
     prompt_tokens_estimate: u64,
     started: Instant,
@@ -71,15 +72,15 @@ impl Draft {
         session: Option<String>,
     ) -> Self {
         let plan = &routing.plan;
-        let plan_json = serde_json::json!({
-            "candidates": plan.candidates.iter().map(|c| serde_json::json!({
-                "tier": c.tier, "decision": c.decision.as_str(), "score": c.score,
-            })).collect::<Vec<_>>(),
-            "dropped": plan.dropped.iter().map(|d| serde_json::json!({
-                "tier": d.tier, "reason": d.reason.as_str(), "detail": d.reason.to_string(),
-            })).collect::<Vec<_>>(),
-            "notes": plan.notes,
-            "residency": routing.residency,
+        #[derive(serde::Serialize)]
+        struct PlanRecord<'a> {
+            #[serde(flatten)]
+            plan: crate::route::PlanView<'a>,
+            residency: &'a Value,
+        }
+        let plan_json = JsonText::to_text(&PlanRecord {
+            plan: crate::route::PlanView::new(plan),
+            residency: &routing.residency,
         });
         // The prompt is kept only when the operator opted in; the log strips it otherwise.
         let prompt = state
@@ -95,7 +96,7 @@ impl Draft {
             intent_source: plan.source.as_str(),
             work_class: plan.work_class.as_str(),
             confidence: plan.confidence,
-            signals: routing.classification.signals.clone(),
+            signals: JsonText::to_text(&routing.classification.signals),
             plan: plan_json,
             prompt,
             prompt_tokens_estimate: routing.needs.prompt_tokens,
@@ -166,18 +167,43 @@ fn last_user_text(request: &anvil_dialects::canonical::Request) -> String {
 }
 
 /// Prompt and completion tokens from a complete answer's `usage`, in `dialect`'s spelling (cache
-/// reads and writes count as prompt tokens).
-fn usage_of(dialect: Dialect, answer: &Value) -> Option<(u64, u64)> {
-    let usage = answer.get("usage")?;
-    let n = |key: &str| usage.get(key).and_then(Value::as_u64).unwrap_or(0);
-    Some(match dialect {
-        Dialect::Anthropic => (
-            n("input_tokens") + n("cache_read_input_tokens") + n("cache_creation_input_tokens"),
-            n("output_tokens"),
-        ),
-        Dialect::OpenAiChat => (n("prompt_tokens"), n("completion_tokens")),
-        Dialect::Responses => (n("input_tokens"), n("output_tokens")),
-    })
+/// reads and writes count as prompt tokens). Only `usage` is decoded: the rest of the answer is
+/// skipped, not built.
+fn usage_of_bytes(dialect: Dialect, answer: &[u8]) -> Option<(u64, u64)> {
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        usage: Option<Usage>,
+    }
+    let answer: Answer = serde_json::from_slice(answer).ok()?;
+    Some(answer.usage?.tokens(dialect))
+}
+
+/// The token counts of a `usage` object in any of the three spellings (absent counts are 0).
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct Usage {
+    input_tokens: Option<u64>,
+    output_tokens: Option<u64>,
+    cache_read_input_tokens: Option<u64>,
+    cache_creation_input_tokens: Option<u64>,
+    prompt_tokens: Option<u64>,
+    completion_tokens: Option<u64>,
+}
+
+impl Usage {
+    fn tokens(&self, dialect: Dialect) -> (u64, u64) {
+        let n = |x: Option<u64>| x.unwrap_or(0);
+        match dialect {
+            Dialect::Anthropic => (
+                n(self.input_tokens)
+                    + n(self.cache_read_input_tokens)
+                    + n(self.cache_creation_input_tokens),
+                n(self.output_tokens),
+            ),
+            Dialect::OpenAiChat => (n(self.prompt_tokens), n(self.completion_tokens)),
+            Dialect::Responses => (n(self.input_tokens), n(self.output_tokens)),
+        }
+    }
 }
 
 /// Prompt and completion tokens from a canonical stream's `Finish` event.
@@ -928,7 +954,7 @@ impl Walk {
         if failures.is_empty() {
             return Some(bytes);
         }
-        let usage = usage_of(upstream.dialect(), &parsed.to_json());
+        let usage = usage_of_bytes(upstream.dialect(), &bytes);
         self.verify_failed(upstream, failures, usage, sent_at.elapsed());
         None
     }
@@ -1225,9 +1251,7 @@ fn complete_response(
         }
         Bytes::from(json.to_string())
     };
-    let usage = serde_json::from_slice::<Value>(&out)
-        .ok()
-        .and_then(|answer| usage_of(inbound, &answer));
+    let usage = usage_of_bytes(inbound, &out);
     log.done(200, out.len(), "ok", usage);
     Ok(json_response(StatusCode::OK, out))
 }
@@ -1564,6 +1588,7 @@ fn decide_inner(ctx: &Ctx, bytes: &[u8]) -> Result<Value, ApiError> {
         plan.candidates.len(),
         first.decision.as_str(),
     );
+    let view = route::PlanView::new(plan);
     Ok(serde_json::json!({
         "tier": tier.id,
         "model": tier.model.clone().unwrap_or_else(|| model.to_owned()),
@@ -1576,12 +1601,8 @@ fn decide_inner(ctx: &Ctx, bytes: &[u8]) -> Result<Value, ApiError> {
         "intent_source": plan.source.as_str(),
         "session_id": session,
         "signals": routing.classification.signals,
-        "candidates": plan.candidates.iter().map(|c| serde_json::json!({
-            "tier": c.tier, "decision": c.decision.as_str(), "score": c.score,
-        })).collect::<Vec<_>>(),
-        "dropped": plan.dropped.iter().map(|d| serde_json::json!({
-            "tier": d.tier, "reason": d.reason.as_str(), "detail": d.reason.to_string(),
-        })).collect::<Vec<_>>(),
-        "notes": plan.notes,
+        "candidates": view.candidates,
+        "dropped": view.dropped,
+        "notes": view.notes,
     }))
 }

@@ -30,7 +30,54 @@ pub struct Routing {
 pub struct Classification {
     pub work_class: anvil_config::WorkClass,
     pub confidence: f32,
-    pub signals: Value,
+    pub signals: anvil_classify::Signals,
+}
+
+/// A plan's candidates and dropped tiers as decision records and `/v1/route` show them,
+/// serialized straight from the plan.
+#[derive(serde::Serialize)]
+pub struct PlanView<'a> {
+    pub candidates: Vec<CandidateView<'a>>,
+    pub dropped: Vec<DroppedView<'a>>,
+    pub notes: &'a [String],
+}
+
+impl<'a> PlanView<'a> {
+    pub fn new(plan: &'a anvil_policy::Plan) -> Self {
+        Self {
+            candidates: plan.candidates.iter().map(CandidateView).collect(),
+            dropped: plan.dropped.iter().map(DroppedView).collect(),
+            notes: &plan.notes,
+        }
+    }
+}
+
+/// `{"tier", "decision", "score"}`.
+pub struct CandidateView<'a>(&'a anvil_policy::Candidate);
+
+impl serde::Serialize for CandidateView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(3))?;
+        map.serialize_entry("tier", &self.0.tier)?;
+        map.serialize_entry("decision", self.0.decision.as_str())?;
+        map.serialize_entry("score", &self.0.score)?;
+        map.end()
+    }
+}
+
+/// `{"tier", "reason", "detail"}`.
+pub struct DroppedView<'a>(&'a anvil_policy::Dropped);
+
+impl serde::Serialize for DroppedView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(3))?;
+        map.serialize_entry("tier", &self.0.tier)?;
+        map.serialize_entry("reason", self.0.reason.as_str())?;
+        map.serialize_entry("detail", &self.0.reason.to_string())?;
+        map.end()
+    }
 }
 
 /// The caller's hints: `x-anvil-*` headers first, then the body's `anvil` object (OpenAI clients'
@@ -216,6 +263,6 @@ fn classify(request: &canonical::Request) -> Classification {
     Classification {
         work_class: verdict.work_class,
         confidence: verdict.confidence,
-        signals: serde_json::to_value(&verdict.signals).unwrap_or(Value::Null),
+        signals: verdict.signals,
     }
 }

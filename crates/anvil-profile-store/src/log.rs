@@ -5,6 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -13,6 +14,57 @@ use sqlx::Row;
 use tokio::sync::mpsc;
 
 use crate::{Store, StoreError};
+
+/// JSON kept as its text. The router serializes a record's signals and plan once, straight from
+/// its own types, and the writer stores that text as is: no `Value` tree is built, cloned or
+/// printed per request. Readers parse it on demand with [`JsonText::value`]; equality compares
+/// the parsed JSON, so key order and spacing do not matter.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct JsonText(Box<serde_json::value::RawValue>);
+
+impl JsonText {
+    /// Serializes `value` (a type of the caller's, or a [`Value`]).
+    pub fn to_text<T: Serialize + ?Sized>(value: &T) -> JsonText {
+        JsonText(
+            serde_json::value::to_raw_value(value)
+                .unwrap_or_else(|_| serde_json::value::RawValue::NULL.to_owned()),
+        )
+    }
+
+    /// Keeps `text` when it is JSON; other text is stored as a JSON string.
+    pub fn from_text(text: String) -> JsonText {
+        if serde_json::from_str::<serde::de::IgnoredAny>(&text).is_err() {
+            return JsonText::to_text(&text);
+        }
+        match serde_json::value::RawValue::from_string(text) {
+            Ok(raw) => JsonText(raw),
+            Err(_) => JsonText(serde_json::value::RawValue::NULL.to_owned()),
+        }
+    }
+
+    /// The JSON text.
+    pub fn get(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The parsed JSON.
+    pub fn value(&self) -> Value {
+        serde_json::from_str(self.0.get()).unwrap_or(Value::Null)
+    }
+}
+
+impl PartialEq for JsonText {
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get() || self.value() == other.value()
+    }
+}
+
+impl From<Value> for JsonText {
+    fn from(value: Value) -> Self {
+        JsonText::to_text(&value)
+    }
+}
 
 /// One routing decision and its outcome.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,9 +80,9 @@ pub struct DecisionRecord {
     /// The classifier's (or the hint's) confidence, 0..=1.
     pub confidence: f64,
     /// The signals the classifier used, as JSON.
-    pub signals: Value,
+    pub signals: JsonText,
     /// The plan: ordered candidates and the reason for every dropped tier, as JSON.
-    pub plan: Value,
+    pub plan: JsonText,
     /// The tier that served; `None` when nothing did.
     pub served_tier: Option<String>,
     /// Upstream attempts made.
@@ -87,6 +139,16 @@ pub struct DecisionLogConfig {
     pub jsonl: Option<PathBuf>,
     /// Keep the prompt text (the operator opted in). Default false: prompts are stripped.
     pub keep_prompt: bool,
+    /// After a commit that did not fill a batch, wait this long before the next one, so that
+    /// under load one commit carries many records instead of one each. A record reaches the
+    /// store at most this much later; a full batch (a backlog) is written at once. Default
+    /// 20 ms; zero commits each record as it comes.
+    pub linger: Duration,
+    /// The nice value of the writer's threads (Linux): 10 by default, so that the kernel runs
+    /// them when the request path leaves a CPU free and preempts them the moment a request
+    /// needs one. On a saturated machine the log then falls behind, and past `capacity`
+    /// records are dropped and counted rather than requests slowed. 0 keeps the process's.
+    pub nice: i32,
 }
 
 impl Default for DecisionLogConfig {
@@ -96,6 +158,8 @@ impl Default for DecisionLogConfig {
             batch: 256,
             jsonl: None,
             keep_prompt: false,
+            linger: Duration::from_millis(20),
+            nice: 10,
         }
     }
 }
@@ -117,45 +181,67 @@ pub struct DecisionLog {
     keep_prompt: bool,
 }
 
-/// The writer task; await [`DecisionLogWriter::finished`] after dropping every [`DecisionLog`]
-/// to flush what is queued.
+/// The writer thread; await [`DecisionLogWriter::finished`] after dropping every
+/// [`DecisionLog`] to flush what is queued.
 #[derive(Debug)]
 pub struct DecisionLogWriter {
-    task: tokio::task::JoinHandle<()>,
+    done: tokio::sync::oneshot::Receiver<()>,
 }
 
 impl DecisionLogWriter {
     /// Waits until the writer has drained the channel and stopped.
     pub async fn finished(self) {
-        if let Err(e) = self.task.await {
-            tracing::warn!(error = %e, "decision log writer stopped abnormally");
+        if self.done.await.is_err() {
+            tracing::warn!("decision log writer stopped abnormally");
         }
     }
 }
 
 impl DecisionLog {
-    /// Spawns the writer on the current tokio runtime. `store` may be `None` (no database: only
-    /// the JSONL file, if any, receives records).
+    /// Starts the writer on a thread of its own (`anvil-decisions`, with its own connection
+    /// to the store and its own single-threaded runtime, at [`DecisionLogConfig::nice`]), so
+    /// that its work never occupies a worker of the caller's runtime. `store` may be `None`
+    /// (no database: only the JSONL file, if any, receives records).
     pub fn spawn(
         store: Option<Store>,
         config: DecisionLogConfig,
     ) -> (DecisionLog, DecisionLogWriter) {
         let (tx, rx) = mpsc::channel(config.capacity.max(1));
         let counters = Arc::new(Counters::default());
-        let task = tokio::spawn(writer(
+        let (done_tx, done) = tokio::sync::oneshot::channel();
+        let work = writer(
             rx,
             store,
             config.jsonl,
             config.batch.max(1),
+            config.linger,
             Arc::clone(&counters),
-        ));
+        );
+        let nice = config.nice;
+        let started = std::thread::Builder::new()
+            .name("anvil-decisions".into())
+            .spawn(move || {
+                lower_priority(nice);
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime.block_on(work),
+                    // rx is dropped with `work`: records are counted as dropped
+                    Err(e) => tracing::error!(error = %e, "decision log: cannot start its writer"),
+                }
+                let _ = done_tx.send(());
+            });
+        if let Err(e) = started {
+            tracing::error!(error = %e, "decision log: cannot start its writer thread");
+        }
         (
             DecisionLog {
                 tx,
                 counters,
                 keep_prompt: config.keep_prompt,
             },
-            DecisionLogWriter { task },
+            DecisionLogWriter { done },
         )
     }
 
@@ -232,8 +318,20 @@ async fn writer(
     store: Option<Store>,
     jsonl: Option<PathBuf>,
     batch: usize,
+    linger: Duration,
     counters: Arc<Counters>,
 ) {
+    // A connection of the writer's own, opened from its thread (see `DecisionLog::spawn`).
+    let store = match store {
+        Some(shared) => match shared.dedicated().await {
+            Ok(own) => Some(own),
+            Err(e) => {
+                tracing::warn!(error = %e, "decision log: no connection of its own, sharing the pool");
+                Some(shared)
+            }
+        },
+        None => None,
+    };
     let mut db_failing = false;
     let mut file_failing = false;
     let mut buf = Vec::with_capacity(batch);
@@ -276,7 +374,15 @@ async fn writer(
             // No sink at all (the store could not be opened): the records are lost, and counted.
             counters.failed.fetch_add(n, Ordering::Relaxed);
         }
+        let backlog = buf.len() == batch;
         buf.clear();
+        // A commit costs the same for one record as for a hundred (a transaction on SQLite's
+        // worker thread, three thread hand-offs). Records that come while this sleeps queue in
+        // the channel and go in the next commit; the channel holds thousands, and a backlog is
+        // written without waiting.
+        if !backlog && !linger.is_zero() {
+            tokio::time::sleep(linger).await;
+        }
     }
 }
 
@@ -293,14 +399,33 @@ fn append_jsonl(path: &std::path::Path, records: &[DecisionRecord]) -> std::io::
     file.write_all(&out)
 }
 
+/// One decision row, in the order [`Store::insert_decisions`] binds it.
+const INSERT_DECISION: &str = "INSERT INTO decisions (request_id, unix_ms, intent_source, \
+     work_class, confidence, signals, plan, served_tier, attempts, status, latency_ms, tokens_in, \
+     tokens_out, cost_usd, prompt, attempt_log, failed_tokens_in, failed_tokens_out, \
+     failed_cost_usd) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)";
+
+/// Sets the calling thread's nice value (on Linux `setpriority` is per thread, and threads
+/// started from this one — SQLite's connection thread — inherit it).
+fn lower_priority(nice: i32) {
+    if nice == 0 {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::process::setpriority_process(None, nice) {
+        tracing::debug!(error = %e, nice, "decision log: cannot lower the writer's priority");
+    }
+}
+
 fn to_i64(x: u64) -> i64 {
     i64::try_from(x).unwrap_or(i64::MAX)
 }
 
 fn decode_record(row: &AnyRow) -> Result<DecisionRecord, StoreError> {
-    let json = |col: &str| -> Result<Value, StoreError> {
+    let json = |col: &str| -> Result<JsonText, StoreError> {
         let text: String = row.try_get(col)?;
-        Ok(serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        Ok(JsonText::from_text(text))
     };
     let attempts: i64 = row.try_get("attempts")?;
     let status: i64 = row.try_get("status")?;
@@ -336,39 +461,35 @@ fn decode_record(row: &AnyRow) -> Result<DecisionRecord, StoreError> {
 }
 
 impl Store {
-    /// Inserts decision records in one transaction (the [`DecisionLog`] writer's batch).
+    /// Inserts decision records in one transaction (the [`DecisionLog`] writer's batch). One
+    /// statement per row, on purpose: the statement is prepared once per connection, and the
+    /// writer task yields between rows, where one statement binding a whole batch would hold a
+    /// runtime worker for a millisecond and stall the requests queued behind it.
     pub async fn insert_decisions(&self, records: &[DecisionRecord]) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await?;
         for r in records {
-            sqlx::query(
-                "INSERT INTO decisions (request_id, unix_ms, intent_source, work_class, \
-                 confidence, signals, plan, served_tier, attempts, status, latency_ms, tokens_in, \
-                 tokens_out, cost_usd, prompt, attempt_log, failed_tokens_in, failed_tokens_out, \
-                 failed_cost_usd) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-                 $17, $18, $19)",
-            )
-            .bind(r.request_id.as_str())
-            .bind(r.unix_ms)
-            .bind(r.intent_source.as_str())
-            .bind(r.work_class.as_deref())
-            .bind(r.confidence)
-            .bind(r.signals.to_string())
-            .bind(r.plan.to_string())
-            .bind(r.served_tier.as_deref())
-            .bind(i64::from(r.attempts))
-            .bind(i64::from(r.status))
-            .bind(to_i64(r.latency_ms))
-            .bind(to_i64(r.tokens_in))
-            .bind(to_i64(r.tokens_out))
-            .bind(r.cost_usd)
-            .bind(r.prompt.as_deref())
-            .bind((!r.attempt_log.is_null()).then(|| r.attempt_log.to_string()))
-            .bind(to_i64(r.failed_tokens_in))
-            .bind(to_i64(r.failed_tokens_out))
-            .bind(r.failed_cost_usd)
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query(INSERT_DECISION)
+                .bind(r.request_id.as_str())
+                .bind(r.unix_ms)
+                .bind(r.intent_source.as_str())
+                .bind(r.work_class.as_deref())
+                .bind(r.confidence)
+                .bind(r.signals.get())
+                .bind(r.plan.get())
+                .bind(r.served_tier.as_deref())
+                .bind(i64::from(r.attempts))
+                .bind(i64::from(r.status))
+                .bind(to_i64(r.latency_ms))
+                .bind(to_i64(r.tokens_in))
+                .bind(to_i64(r.tokens_out))
+                .bind(r.cost_usd)
+                .bind(r.prompt.as_deref())
+                .bind((!r.attempt_log.is_null()).then(|| r.attempt_log.to_string()))
+                .bind(to_i64(r.failed_tokens_in))
+                .bind(to_i64(r.failed_tokens_out))
+                .bind(r.failed_cost_usd)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())

@@ -45,9 +45,10 @@ fn record(i: u32, work_class: Option<&str>, tier: Option<&str>, confidence: f64)
         intent_source: "tier0".to_owned(),
         work_class: work_class.map(str::to_owned),
         confidence,
-        signals: json!({"harness": "claude-code", "files": i}),
+        signals: json!({"harness": "claude-code", "files": i}).into(),
         plan: json!({"candidates": [{"tier": "fast-local", "decision": "allow"}],
-                     "dropped": [{"tier": "cloud", "reason": "metered"}]}),
+                     "dropped": [{"tier": "cloud", "reason": "metered"}]})
+        .into(),
         served_tier: tier.map(str::to_owned),
         attempts: 1,
         status: 200,
@@ -540,6 +541,56 @@ async fn decision_log_writes_tails_and_aggregates() {
         .collect();
     assert_eq!(lines.len(), 5);
     assert_eq!(lines[3], want);
+}
+
+#[tokio::test]
+async fn a_batch_keeps_every_row_and_field_in_order() {
+    let (_dir, store) = open_temp().await;
+    // 123 rows in one transaction
+    let records: Vec<DecisionRecord> = (0..123)
+        .map(|i| record(i, Some("chat"), Some("fast-local"), f64::from(i) / 200.0))
+        .collect();
+    store.insert_decisions(&records).await.unwrap();
+    assert_eq!(store.tail(1000).await.unwrap(), records);
+}
+
+#[tokio::test]
+async fn a_sqlite_file_store_uses_write_ahead_logging() {
+    let (_dir, store) = open_temp().await;
+    let mode: String = sqlx::query("PRAGMA journal_mode")
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+        .try_get(0)
+        .unwrap();
+    assert_eq!(mode.to_ascii_lowercase(), "wal");
+    // per connection: every pooled connection commits without a sync per transaction
+    for _ in 0..4 {
+        let mut conn = store.pool().acquire().await.unwrap();
+        let level: i64 = sqlx::query("PRAGMA synchronous")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap()
+            .try_get(0)
+            .unwrap();
+        assert_eq!(level, 1, "synchronous=NORMAL is 1");
+    }
+}
+
+#[tokio::test]
+async fn a_burst_larger_than_a_batch_is_written_whole() {
+    let (_dir, store) = open_temp().await;
+    let (log, writer) = DecisionLog::spawn(Some(store.clone()), DecisionLogConfig::default());
+    let counters = log.counters();
+    for i in 0..1000 {
+        assert!(log.record(record(i, Some("chat"), Some("fast-local"), 0.5)));
+    }
+    drop(log);
+    writer.finished().await;
+    assert_eq!((counters.written(), counters.failed()), (1000, 0));
+    let tail = store.tail(1000).await.unwrap();
+    assert_eq!(tail.len(), 1000);
+    assert_eq!(tail[999].request_id, "req-999");
 }
 
 #[tokio::test]

@@ -83,7 +83,7 @@ async fn every_request_leaves_one_decision_record() {
     assert_eq!(by_tier(Some("an")), 1);
     assert_eq!(by_tier(None), 1, "the exhausted planning request");
     for record in &records {
-        assert!(record.plan["candidates"].is_array(), "{record:?}");
+        assert!(record.plan.value()["candidates"].is_array(), "{record:?}");
         assert!(record.prompt.is_none(), "prompt text kept without opt-in");
         if record.served_tier.is_some() {
             assert_eq!(record.status, 200);

@@ -352,7 +352,7 @@ async fn with_the_cloud_tier_keyed_and_the_class_metered_a_local_miss_escalates(
     let spent = &records[records.len() - 2];
     assert_eq!(spent.served_tier, None);
     assert_eq!(spent.status, 503);
-    assert!(spent.plan["dropped"]
+    assert!(spent.plan.value()["dropped"]
         .as_array()
         .unwrap()
         .iter()
