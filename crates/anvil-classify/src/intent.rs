@@ -322,25 +322,51 @@ const EXTS: &[&str] = &[
 
 /// Lowercases the prose of `text` ([`prose_lines`]) into `out`, turning every run of
 /// non-alphanumerics into one space, padded with spaces on both sides.
+#[cfg(test)]
 pub(crate) fn normalize(text: &str, out: &mut String) {
+    normalize_lines(prose_lines(text), out);
+}
+
+/// [`normalize`] of lines already cut by [`prose_lines`] (the classifier cuts them once for this
+/// and [`file_mentions_in_lines`]). ASCII, nearly all of a coding prompt, is handled byte by
+/// byte; other characters are decoded and lowercased by Unicode's rules.
+pub(crate) fn normalize_lines<'a>(lines: impl IntoIterator<Item = &'a str>, out: &mut String) {
     out.clear();
     out.push(' ');
     let mut space = true;
-    for c in prose_lines(text).flat_map(|l| l.chars().chain(std::iter::once('\n'))) {
-        if c.is_alphanumeric() {
-            if c.is_ascii() {
-                out.push(c.to_ascii_lowercase());
-            } else {
-                out.extend(c.to_lowercase());
+    for line in lines {
+        let bytes = line.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            if b.is_ascii() {
+                if b.is_ascii_alphanumeric() {
+                    out.push(char::from(b.to_ascii_lowercase()));
+                    space = false;
+                } else if !space {
+                    out.push(' ');
+                    space = true;
+                }
+                i += 1;
+                continue;
             }
-            space = false;
-        } else if !space {
+            let Some(c) = line[i..].chars().next() else {
+                break;
+            };
+            if c.is_alphanumeric() {
+                out.extend(c.to_lowercase());
+                space = false;
+            } else if !space {
+                out.push(' ');
+                space = true;
+            }
+            i += c.len_utf8();
+        }
+        // the line break between lines is a separator too
+        if !space {
             out.push(' ');
             space = true;
         }
-    }
-    if !space {
-        out.push(' ');
     }
 }
 
@@ -455,9 +481,15 @@ fn matches_at(text: &[u8], at: usize, pattern: &[u8]) -> bool {
 
 /// How many distinct file names (`word.ext` with a known source extension) the raw text mentions,
 /// counting at most 16.
+#[cfg(test)]
 pub(crate) fn file_mentions(text: &str) -> u32 {
+    file_mentions_in_lines(prose_lines(text))
+}
+
+/// [`file_mentions`] of lines already cut by [`prose_lines`].
+pub(crate) fn file_mentions_in_lines<'a>(lines: impl IntoIterator<Item = &'a str>) -> u32 {
     let mut seen: Vec<&str> = Vec::new();
-    for line in prose_lines(text) {
+    for line in lines {
         mentions_in(line, &mut seen);
         if seen.len() >= 16 {
             break;

@@ -128,11 +128,13 @@ pub fn classify(request: &Request) -> Classification {
     let (harness_tokens, conversation_tokens) = estimate(request);
     let prompt_tokens = harness_tokens + conversation_tokens;
 
+    // the prose lines are cut once, for the intent cues and the file mentions
+    let prose: Vec<&str> = intent::prose_lines(st.human_text).collect();
     let mut normalized = String::with_capacity(st.human_text.len().min(intent::MAX_TEXT) + 2);
-    intent::normalize(st.human_text, &mut normalized);
+    intent::normalize_lines(prose.iter().copied(), &mut normalized);
     let mut text_scores = [0.0f32; 6];
     let intent_cues = intent::score(&normalized, &mut text_scores);
-    let files_mentioned = intent::file_mentions(st.human_text);
+    let files_mentioned = intent::file_mentions_in_lines(prose.iter().copied());
     let pasted_diff = st.human_text.contains("diff --git ")
         || (st.human_text.contains("\n+++ ") && st.human_text.contains("\n@@ "));
 

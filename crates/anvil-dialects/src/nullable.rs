@@ -63,3 +63,48 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Nullable<T> {
         Ok(Nullable::or_null(Option::<T>::deserialize(deserializer)?))
     }
 }
+
+/// Deserializes a field that is either a string or an array, straight from the input: `"…"`
+/// becomes `text(…)` and `[…]` becomes `seq(…)`. `#[serde(untagged)]` would first copy the whole
+/// value into a buffer and then try each variant in turn, on every message of every request; a
+/// malformed element also reports its own error here rather than "did not match any variant".
+pub(crate) fn string_or_seq<'de, D, T, R>(
+    deserializer: D,
+    expecting: &'static str,
+    text: fn(String) -> R,
+    seq: fn(Vec<T>) -> R,
+) -> Result<R, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct Visit<T, R> {
+        expecting: &'static str,
+        text: fn(String) -> R,
+        seq: fn(Vec<T>) -> R,
+    }
+    impl<'de, T: Deserialize<'de>, R> serde::de::Visitor<'de> for Visit<T, R> {
+        type Value = R;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.expecting)
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<R, E> {
+            Ok((self.text)(v.to_owned()))
+        }
+        fn visit_string<E: serde::de::Error>(self, v: String) -> Result<R, E> {
+            Ok((self.text)(v))
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut items: A) -> Result<R, A::Error> {
+            let mut out = Vec::with_capacity(items.size_hint().unwrap_or(0).min(4096));
+            while let Some(item) = items.next_element()? {
+                out.push(item);
+            }
+            Ok((self.seq)(out))
+        }
+    }
+    deserializer.deserialize_any(Visit {
+        expecting,
+        text,
+        seq,
+    })
+}

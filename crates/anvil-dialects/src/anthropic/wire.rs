@@ -148,13 +148,24 @@ pub struct Request {
 }
 
 /// The top-level `system` field: a string or a list of blocks (text with `cache_control`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum System {
     /// `"system": "…"`.
     Text(String),
     /// `"system": [{"type":"text", …}, …]`.
     Blocks(Vec<ContentBlock>),
+}
+
+impl<'de> Deserialize<'de> for System {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        crate::nullable::string_or_seq(
+            deserializer,
+            "a string or an array of text blocks",
+            System::Text,
+            System::Blocks,
+        )
+    }
 }
 
 /// The author of a message.
@@ -182,13 +193,24 @@ pub struct Message {
 }
 
 /// Message content: a plain string or a list of blocks.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Content {
     /// `"content": "…"`.
     Text(String),
     /// `"content": [ … ]`.
     Blocks(Vec<ContentBlock>),
+}
+
+impl<'de> Deserialize<'de> for Content {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        crate::nullable::string_or_seq(
+            deserializer,
+            "a string or an array of content blocks",
+            Content::Text,
+            Content::Blocks,
+        )
+    }
 }
 
 tagged_enum! {
@@ -372,13 +394,24 @@ pub struct ToolResultBlock {
 }
 
 /// The content of a tool result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum ToolResultContent {
     /// A string.
     Text(String),
     /// Text, image or document blocks.
     Blocks(Vec<ContentBlock>),
+}
+
+impl<'de> Deserialize<'de> for ToolResultContent {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        crate::nullable::string_or_seq(
+            deserializer,
+            "a string or an array of content blocks",
+            ToolResultContent::Text,
+            ToolResultContent::Blocks,
+        )
+    }
 }
 
 /// A thinking block.

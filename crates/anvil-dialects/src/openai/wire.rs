@@ -228,16 +228,12 @@ pub enum Content {
 impl<'de> Deserialize<'de> for Content {
     // Not `untagged`: a malformed part should report its own error, not "did not match any variant".
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        use serde::de::Error as _;
-        match Value::deserialize(deserializer)? {
-            Value::String(text) => Ok(Content::Text(text)),
-            parts @ Value::Array(_) => serde_json::from_value(parts)
-                .map(Content::Parts)
-                .map_err(D::Error::custom),
-            other => Err(D::Error::custom(format!(
-                "content must be a string or an array of parts, not {other}"
-            ))),
-        }
+        crate::nullable::string_or_seq(
+            deserializer,
+            "content as a string or an array of parts",
+            Content::Text,
+            Content::Parts,
+        )
     }
 }
 
