@@ -462,9 +462,9 @@ fn decode_record(row: &AnyRow) -> Result<DecisionRecord, StoreError> {
 
 impl Store {
     /// Inserts decision records in one transaction (the [`DecisionLog`] writer's batch). One
-    /// statement per row, on purpose: the statement is prepared once per connection, and the
-    /// writer task yields between rows, where one statement binding a whole batch would hold a
-    /// runtime worker for a millisecond and stall the requests queued behind it.
+    /// statement per row, on purpose: it is prepared once per connection and each row is a
+    /// short step. A many-row statement was tried: binding a whole batch in one step held the
+    /// thread that ran it for about a millisecond.
     pub async fn insert_decisions(&self, records: &[DecisionRecord]) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await?;
         for r in records {

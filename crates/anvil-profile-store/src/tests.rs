@@ -593,6 +593,56 @@ async fn a_burst_larger_than_a_batch_is_written_whole() {
     assert_eq!(tail[999].request_id, "req-999");
 }
 
+/// The writer and its SQLite connection thread run at the configured nice value, on threads of
+/// their own (Linux: `/proc/self/task/*/stat` field 19 is the nice value; `comm` keeps 15 bytes).
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn the_writer_and_its_connection_run_at_a_lower_priority() {
+    fn threads_at(name_prefix: &str, nice: i64) -> usize {
+        std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|task| {
+                let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+                let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+                // the fields after the parenthesised name: state is field 3, nice field 19
+                let after = stat.rsplit(')').next().unwrap_or_default();
+                let niceness = after
+                    .split_whitespace()
+                    .nth(16)
+                    .and_then(|n| n.parse().ok());
+                comm.starts_with(name_prefix) && niceness == Some(nice)
+            })
+            .count()
+    }
+    let (_dir, store) = open_temp().await;
+    let (log, writer) = DecisionLog::spawn(
+        Some(store.clone()),
+        DecisionLogConfig {
+            nice: 7,
+            ..DecisionLogConfig::default()
+        },
+    );
+    let counters = log.counters();
+    assert!(log.record(record(1, Some("chat"), Some("fast-local"), 0.9)));
+    // written means the thread started, lowered its priority and opened its connection
+    for _ in 0..2000 {
+        if counters.written() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(counters.written(), 1);
+    assert_eq!(threads_at("anvil-decisions", 7), 1);
+    assert!(
+        threads_at("sqlx-sqlite-wor", 7) >= 1,
+        "the connection thread inherits the nice value"
+    );
+    drop(log);
+    writer.finished().await;
+    assert_eq!(store.tail(1).await.unwrap()[0].request_id, "req-1");
+}
+
 #[tokio::test]
 async fn prompts_are_kept_only_when_opted_in() {
     let (_dir, store) = open_temp().await;
