@@ -10,6 +10,7 @@ mod forward;
 mod handler;
 mod models;
 mod raw_body;
+mod repoll;
 pub mod residency;
 mod respond;
 mod route;
@@ -200,7 +201,8 @@ pub async fn serve(
         let state = Arc::clone(&state);
         let service = service_fn(move |request| handler::handle(Arc::clone(&state), request));
         let connection = builder.serve_connection(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection.into_owned());
+        // see `repoll`: the connection's own wakes during a poll are answered in place
+        let connection = repoll::Repoll::new(graceful.watch(connection.into_owned()));
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, %peer, "connection ended with an error");

@@ -546,7 +546,7 @@ async fn decision_log_writes_tails_and_aggregates() {
 #[tokio::test]
 async fn a_batch_keeps_every_row_and_field_in_order() {
     let (_dir, store) = open_temp().await;
-    // 123 rows in one transaction
+    // 123 rows in one transaction: two INSERT statements, the second shorter
     let records: Vec<DecisionRecord> = (0..123)
         .map(|i| record(i, Some("chat"), Some("fast-local"), f64::from(i) / 200.0))
         .collect();
@@ -828,6 +828,13 @@ async fn postgres_backend_when_a_server_is_available() {
     assert_eq!(stats.len(), 2);
     assert_eq!((stats[0].count, stats[0].mean_confidence), (3, 0.5));
     assert_eq!(stats[1].work_class, None);
+
+    // a batch longer than one INSERT statement, every field back as written
+    let records: Vec<DecisionRecord> = (10..150)
+        .map(|i| record(i, Some("review"), Some("fast-local"), f64::from(i) / 200.0))
+        .collect();
+    store.insert_decisions(&records).await.unwrap();
+    assert_eq!(store.tail(140).await.unwrap(), records);
 }
 
 #[tokio::test]
