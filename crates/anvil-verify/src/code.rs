@@ -128,10 +128,13 @@ pub(crate) fn check_fenced(text: &str) -> Option<String> {
     None
 }
 
-/// Most bytes of fenced code parsed per answer: parsing runs at roughly 10–20 MB/s, so this bounds
-/// the check near half a millisecond. Code past the budget is not judged, except the last block,
-/// which always is: a local model that breaks code usually breaks it where it stopped.
-pub(crate) const PARSE_BUDGET: usize = 8 * 1024;
+/// Most bytes of fenced code parsed per answer. tree-sitter parses typical Rust at about 10 MB/s
+/// and Python at about 7 MB/s on the 2-core bench machine (4.4 KB of Rust in 0.44 ms, 2.2 KB of
+/// Python in 0.31 ms), so this bounds the check near half a millisecond; 8 KiB took 0.86 ms at the
+/// median and pushed the whole verify chain past a millisecond at p99 (`docs/BENCHMARKS.md`).
+/// Code past the budget is not judged, except the last block, which always is: a local model that
+/// breaks code usually breaks it where it stopped.
+pub(crate) const PARSE_BUDGET: usize = 4 * 1024;
 
 /// The blocks to parse: in order while they fit [`PARSE_BUDGET`], and always the last one.
 fn within_budget<T>(blocks: Vec<(usize, Fence<'_>, T)>) -> Vec<(usize, Fence<'_>, T)> {

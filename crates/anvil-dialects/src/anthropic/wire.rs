@@ -73,24 +73,155 @@ macro_rules! tagged_enum {
             }
         }
 
+        impl Tagged for $name {
+            const NAME: &'static str = stringify!($name);
+
+            fn known(tag: &str) -> bool {
+                matches!(tag, $( $tag )|*)
+            }
+
+            fn variant<'de, D: Deserializer<'de>>(tag: &str, rest: D) -> Result<Self, D::Error> {
+                match tag {
+                    $( $tag => <$ty>::deserialize(rest).map($name::$variant), )*
+                    _ => Err(D::Error::custom(format_args!("`{tag}` is not a {} type", stringify!($name)))),
+                }
+            }
+
+            fn unknown(value: Value) -> Self {
+                $name::Unknown(value)
+            }
+        }
+
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let value = Value::deserialize(d)?;
-                let tag = value.get("type").and_then(Value::as_str).map(str::to_owned);
-                match (tag.as_deref(), value) {
-                    $(
-                        (Some($tag), Value::Object(mut map)) => {
-                            map.remove("type");
-                            serde_json::from_value(Value::Object(map))
-                                .map($name::$variant)
-                                .map_err(|e| D::Error::custom(format!("`{}` {}: {e}", $tag, stringify!($name))))
-                        }
-                    )*
-                    (_, other) => Ok($name::Unknown(other)),
-                }
+                d.deserialize_any(TaggedVisitor::<$name>(std::marker::PhantomData))
             }
         }
     };
+}
+
+/// An enum tagged by `type` (see `tagged_enum!`), for [`TaggedVisitor`].
+trait Tagged: Sized {
+    /// The enum's name, for error messages.
+    const NAME: &'static str;
+    /// Whether `tag` names one of the variants.
+    fn known(tag: &str) -> bool;
+    /// Decodes the variant `tag` (a known one) from the object's other fields.
+    fn variant<'de, D: Deserializer<'de>>(tag: &str, rest: D) -> Result<Self, D::Error>;
+    /// The `Unknown` variant.
+    fn unknown(value: Value) -> Self;
+}
+
+/// A key of a tagged object: `type`, or another one.
+enum Key {
+    Type,
+    Other(String),
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl serde::de::Visitor<'_> for KeyVisitor {
+            type Value = Key;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object key")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Key, E> {
+                Ok(if v == "type" {
+                    Key::Type
+                } else {
+                    Key::Other(v.to_owned())
+                })
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Key, E> {
+                Ok(if v == "type" {
+                    Key::Type
+                } else {
+                    Key::Other(v)
+                })
+            }
+        }
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+/// Decodes a tagged enum. An object whose first key is a known `type` (how every client and server
+/// writes them) decodes its variant straight from the input, with no `Value` tree in between; any
+/// other object is collected, and its variant decoded from that; anything else is `Unknown`.
+struct TaggedVisitor<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: Tagged> serde::de::Visitor<'de> for TaggedVisitor<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "a {} object", T::NAME)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
+        let mut object = Map::new();
+        match map.next_key::<Key>()? {
+            None => return Ok(T::unknown(Value::Object(object))),
+            Some(Key::Type) => {
+                let tag: Value = map.next_value()?;
+                if let Some(tag) = tag.as_str().filter(|t| T::known(t)) {
+                    return T::variant(tag, serde::de::value::MapAccessDeserializer::new(map));
+                }
+                object.insert("type".to_owned(), tag);
+            }
+            Some(Key::Other(key)) => {
+                let value = map.next_value()?;
+                object.insert(key, value);
+            }
+        }
+        while let Some((key, value)) = map.next_entry::<String, Value>()? {
+            object.insert(key, value);
+        }
+        match object.get("type").and_then(Value::as_str) {
+            Some(tag) if T::known(tag) => {
+                let tag = tag.to_owned();
+                object.remove("type");
+                T::variant(&tag, Value::Object(object))
+                    .map_err(|e| A::Error::custom(format_args!("`{tag}` {}: {e}", T::NAME)))
+            }
+            _ => Ok(T::unknown(Value::Object(object))),
+        }
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<T, A::Error> {
+        Value::deserialize(serde::de::value::SeqAccessDeserializer::new(seq)).map(T::unknown)
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<T, E> {
+        Ok(T::unknown(Value::Bool(v)))
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<T, E> {
+        Ok(T::unknown(Value::from(v)))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<T, E> {
+        Ok(T::unknown(Value::from(v)))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<T, E> {
+        Ok(T::unknown(Value::from(v)))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<T, E> {
+        Ok(T::unknown(Value::String(v.to_owned())))
+    }
+
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<T, E> {
+        Ok(T::unknown(Value::String(v)))
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<T, E> {
+        Ok(T::unknown(Value::Null))
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<T, E> {
+        Ok(T::unknown(Value::Null))
+    }
 }
 
 // ---------------------------------------------------------------------------------------- request
@@ -888,6 +1019,88 @@ mod tests {
             let req = parse_request(case.to_string().as_bytes()).unwrap();
             assert_eq!(req.to_json(), case);
         }
+    }
+
+    #[test]
+    fn tagged_blocks_decode_the_same_whichever_key_comes_first() {
+        let from_bytes = |v: &Value| -> ContentBlock {
+            serde_json::from_slice(v.to_string().as_bytes()).unwrap()
+        };
+        let from_value = |v: &Value| -> ContentBlock { serde_json::from_value(v.clone()).unwrap() };
+        // `type` first (decoded straight from the input) and last (collected first): one result
+        let first: Value = serde_json::from_str(
+            r#"{"type":"text","text":"hi","cache_control":null,"citations":[{"a":1}]}"#,
+        )
+        .unwrap();
+        let last: Value = serde_json::from_str(
+            r#"{"text":"hi","cache_control":null,"citations":[{"a":1}],"type":"text"}"#,
+        )
+        .unwrap();
+        for v in [&first, &last] {
+            for block in [from_bytes(v), from_value(v)] {
+                let ContentBlock::Text(text) = &block else {
+                    panic!("{block:?}")
+                };
+                assert_eq!(text.text, "hi");
+                assert_eq!(text.cache_control, Some(Value::Null));
+                assert_eq!(text.extra["citations"], json!([{"a": 1}]));
+            }
+        }
+        // a block inside a block (tool_result content, image source), `type` first
+        let nested = json!({"type":"tool_result","tool_use_id":"t","content":[
+            {"type":"image","source":{"type":"base64","media_type":"image/png","data":"AA=="}}]});
+        let ContentBlock::ToolResult(result) = from_bytes(&nested) else {
+            panic!()
+        };
+        assert_eq!(
+            serde_json::to_value(&result.content).unwrap(),
+            nested["content"]
+        );
+    }
+
+    #[test]
+    fn unknown_and_shapeless_blocks_are_kept_verbatim() {
+        let cases = [
+            json!({"type":"server_tool_use","id":"s","name":"web_search","input":{"q":[1,2.5,null,true]}}),
+            json!({"id":"s","type":"mcp_tool_use"}),
+            json!({"type":7,"text":"x"}),
+            json!({"text":"no type"}),
+            json!({}),
+            json!("a string"),
+            json!([1, {"type": "text"}]),
+            json!(3),
+            json!(-3),
+            json!(2.5),
+            json!(false),
+            json!(null),
+        ];
+        for case in cases {
+            let block: ContentBlock = serde_json::from_slice(case.to_string().as_bytes()).unwrap();
+            assert_eq!(block, ContentBlock::Unknown(case.clone()), "{case}");
+            assert_eq!(serde_json::to_value(&block).unwrap(), case);
+        }
+    }
+
+    #[test]
+    fn a_known_block_of_the_wrong_shape_is_an_error_with_a_position() {
+        for body in [
+            r#"{"type":"text"}"#,
+            r#"{"type":"text","text":5}"#,
+            r#"{"text":5,"type":"text"}"#,
+        ] {
+            let err = serde_json::from_str::<ContentBlock>(body).unwrap_err();
+            assert!(err.is_data(), "{body}: {err}");
+            assert!(err.column() > 0, "{body}: {err}");
+            let text = err.to_string();
+            assert!(
+                text.contains("missing field `text`") || text.contains("invalid type"),
+                "{body}: {text}"
+            );
+        }
+        // invalid JSON inside a block stays a syntax error
+        let err =
+            serde_json::from_str::<ContentBlock>(r#"{"type":"text","text":"a",}"#).unwrap_err();
+        assert!(err.is_syntax(), "{err}");
     }
 
     #[test]
