@@ -135,8 +135,10 @@ pub fn classify(request: &Request) -> Classification {
     let mut text_scores = [0.0f32; 6];
     let intent_cues = intent::score(&normalized, &mut text_scores);
     let files_mentioned = intent::file_mentions_in_lines(prose.iter().copied());
-    let pasted_diff = st.human_text.contains("diff --git ")
-        || (st.human_text.contains("\n+++ ") && st.human_text.contains("\n@@ "));
+    // memchr's vector substring search: `str::contains` was a tenth of classify's time here
+    let has =
+        |needle: &str| memchr::memmem::find(st.human_text.as_bytes(), needle.as_bytes()).is_some();
+    let pasted_diff = has("diff --git ") || (has("\n+++ ") && has("\n@@ "));
 
     let intent = if intent_cues > 0 {
         Some(argmax(&text_scores).0.as_str())
