@@ -593,12 +593,13 @@ async fn a_burst_larger_than_a_batch_is_written_whole() {
     assert_eq!(tail[999].request_id, "req-999");
 }
 
-/// The writer and its SQLite connection thread run at the configured nice value, on threads of
-/// their own (Linux: `/proc/self/task/*/stat` field 19 is the nice value; `comm` keeps 15 bytes).
+/// The writer and its SQLite connection thread run at the configured nice value and under
+/// `SCHED_IDLE`, on threads of their own (Linux: in `/proc/self/task/*/stat` field 19 is the nice
+/// value and field 41 the policy, 5 for `SCHED_IDLE`; `comm` keeps 15 bytes).
 #[cfg(target_os = "linux")]
 #[tokio::test]
 async fn the_writer_and_its_connection_run_at_a_lower_priority() {
-    fn threads_at(name_prefix: &str, nice: i64) -> usize {
+    fn threads_at(name_prefix: &str, nice: i64, policy: i64) -> usize {
         std::fs::read_dir("/proc/self/task")
             .unwrap()
             .filter_map(Result::ok)
@@ -607,11 +608,15 @@ async fn the_writer_and_its_connection_run_at_a_lower_priority() {
                 let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
                 // the fields after the parenthesised name: state is field 3, nice field 19
                 let after = stat.rsplit(')').next().unwrap_or_default();
-                let niceness = after
-                    .split_whitespace()
-                    .nth(16)
-                    .and_then(|n| n.parse().ok());
-                comm.starts_with(name_prefix) && niceness == Some(nice)
+                let field = |n: usize| -> Option<i64> {
+                    after
+                        .split_whitespace()
+                        .nth(n - 3)
+                        .and_then(|v| v.parse().ok())
+                };
+                comm.starts_with(name_prefix)
+                    && field(19) == Some(nice)
+                    && field(41) == Some(policy)
             })
             .count()
     }
@@ -633,14 +638,39 @@ async fn the_writer_and_its_connection_run_at_a_lower_priority() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     assert_eq!(counters.written(), 1);
-    assert_eq!(threads_at("anvil-decisions", 7), 1);
+    const SCHED_OTHER: i64 = 0;
+    const SCHED_IDLE: i64 = 5;
+    assert_eq!(threads_at("anvil-decisions", 7, SCHED_IDLE), 1);
     assert!(
-        threads_at("sqlx-sqlite-wor", 7) >= 1,
-        "the connection thread inherits the nice value"
+        threads_at("sqlx-sqlite-wor", 7, SCHED_IDLE) >= 1,
+        "the connection thread inherits the policy and the nice value"
     );
     drop(log);
     writer.finished().await;
     assert_eq!(store.tail(1).await.unwrap()[0].request_id, "req-1");
+
+    // without `idle`, the nice value alone
+    let (log, writer) = DecisionLog::spawn(
+        Some(store.clone()),
+        DecisionLogConfig {
+            nice: 6,
+            idle: false,
+            ..DecisionLogConfig::default()
+        },
+    );
+    let counters = log.counters();
+    assert!(log.record(record(2, Some("chat"), Some("fast-local"), 0.9)));
+    for _ in 0..2000 {
+        if counters.written() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(counters.written(), 1);
+    assert_eq!(threads_at("anvil-decisions", 6, SCHED_OTHER), 1);
+    assert!(threads_at("sqlx-sqlite-wor", 6, SCHED_OTHER) >= 1);
+    drop(log);
+    writer.finished().await;
 }
 
 #[tokio::test]
