@@ -144,8 +144,9 @@ fn write_string(out: &mut Vec<u8>, text: &str) {
 }
 
 /// The top-level members of a valid JSON object by structure alone, with [`Members`]' rule for a
-/// repeated name; `None` for a member name with an escape (it must be decoded) or for input that
-/// is not a well-formed object (serde then says why).
+/// repeated name; `None` for a member name with an escape (it must be decoded) or for input whose
+/// top level is not an object (serde then says why). It does not validate values (`{"a":tru}`
+/// passes): call it only on a body serde has already accepted, as [`RawBody::parse`]'s callers do.
 fn scan_members(bytes: &[u8]) -> Option<Vec<(String, Range<usize>)>> {
     let mut members: Vec<(String, Range<usize>)> = Vec::new();
     let mut at = skip_ws(bytes, 0);

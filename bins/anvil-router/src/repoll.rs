@@ -10,9 +10,10 @@
 //!
 //! [`Repoll`] gives the inner future a waker of its own. A wake that arrives while the inner future
 //! is being polled (from this thread or any other) is remembered and answered by polling again
-//! before returning; a wake at any other time goes straight to the task's waker. After
-//! [`MAX_REPOLLS`] rounds in one poll it yields the ordinary way, so a connection that keeps waking
-//! itself cannot hold a worker.
+//! before returning; a wake at any other time goes straight to the task's waker. It polls again at
+//! most [`MAX_REPOLLS`] times per poll, and not once the task's tokio budget is spent; then it
+//! yields the ordinary way. So hyper's own yield (its dispatcher wakes itself after 16 rounds of a
+//! pipelining client or a streaming body) is still a yield, one round later.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -22,11 +23,13 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use futures::task::AtomicWaker;
 
-/// How many times one poll may poll the inner future before yielding to the scheduler.
-pub(crate) const MAX_REPOLLS: u32 = 16;
+/// How many times one poll may poll the inner future again before yielding to the scheduler. One
+/// answers the request-body wake; the second is slack.
+pub(crate) const MAX_REPOLLS: u32 = 2;
 
-const IDLE: u8 = 0;
+/// The inner future is being polled.
 const POLLING: u8 = 1;
+/// A wake came (while polling: poll again; otherwise it was forwarded).
 const WOKEN: u8 = 2;
 
 struct Shared {
@@ -40,13 +43,9 @@ impl Wake for Shared {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        match self
-            .state
-            .compare_exchange(POLLING, WOKEN, Ordering::AcqRel, Ordering::Acquire)
-        {
-            // the poll in progress will poll again; an earlier wake already asked it to
-            Ok(_) | Err(WOKEN) => {}
-            Err(_) => self.task.wake(),
+        // read-modify-write: the poll that reads WOKEN sees everything done before this wake
+        if self.state.fetch_or(WOKEN, Ordering::AcqRel) & POLLING == 0 {
+            self.task.wake();
         }
     }
 }
@@ -61,7 +60,7 @@ pub(crate) struct Repoll<F> {
 impl<F: Future> Repoll<F> {
     pub(crate) fn new(inner: F) -> Self {
         let shared = Arc::new(Shared {
-            state: AtomicU8::new(IDLE),
+            state: AtomicU8::new(0),
             task: AtomicWaker::new(),
         });
         let waker = Waker::from(Arc::clone(&shared));
@@ -80,25 +79,22 @@ impl<F: Future> Future for Repoll<F> {
         let this = self.get_mut();
         this.shared.task.register(cx.waker());
         let mut inner_cx = Context::from_waker(&this.waker);
-        for _ in 0..MAX_REPOLLS {
-            this.shared.state.store(POLLING, Ordering::Release);
-            if let Poll::Ready(output) = this.inner.as_mut().poll(&mut inner_cx) {
-                this.shared.state.store(IDLE, Ordering::Release);
-                return Poll::Ready(output);
+        let mut repolls = 0;
+        loop {
+            // a wake from before this poll is answered by this poll
+            this.shared.state.swap(POLLING, Ordering::AcqRel);
+            let polled = this.inner.as_mut().poll(&mut inner_cx);
+            let state = this.shared.state.swap(0, Ordering::AcqRel);
+            if polled.is_ready() || state & WOKEN == 0 {
+                return polled;
             }
-            if this
-                .shared
-                .state
-                .compare_exchange(POLLING, IDLE, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-            {
+            // woken while it was being polled: its work is ready now
+            if repolls == MAX_REPOLLS || !tokio::task::coop::has_budget_remaining() {
+                cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
-            // woken while it was being polled: its work is ready now, so do it now
+            repolls += 1;
         }
-        this.shared.state.store(IDLE, Ordering::Release);
-        cx.waker().wake_by_ref();
-        Poll::Pending
     }
 }
 
@@ -147,8 +143,14 @@ mod tests {
     fn a_self_wake_is_answered_in_the_same_poll_without_waking_the_task() {
         let (count, waker) = counting();
         let mut cx = Context::from_waker(&waker);
-        let mut future = Repoll::new(SelfWaking { left: 3, polls: 0 });
-        assert_eq!(Pin::new(&mut future).poll(&mut cx), Poll::Ready(4));
+        let mut future = Repoll::new(SelfWaking {
+            left: MAX_REPOLLS,
+            polls: 0,
+        });
+        assert_eq!(
+            Pin::new(&mut future).poll(&mut cx),
+            Poll::Ready(MAX_REPOLLS + 1)
+        );
         assert_eq!(count.0.load(Ordering::SeqCst), 0);
     }
 

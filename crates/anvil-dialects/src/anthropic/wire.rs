@@ -145,6 +145,74 @@ impl<'de> Deserialize<'de> for Key {
     }
 }
 
+/// A key as the input holds it: borrowed when it has no escapes.
+enum KeyText<'de> {
+    Borrowed(&'de str),
+    Owned(String),
+}
+
+impl<'de> Deserialize<'de> for KeyText<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyTextVisitor;
+        impl<'de> serde::de::Visitor<'de> for KeyTextVisitor {
+            type Value = KeyText<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object key")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(
+                self,
+                v: &'de str,
+            ) -> Result<KeyText<'de>, E> {
+                Ok(KeyText::Borrowed(v))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<KeyText<'de>, E> {
+                Ok(KeyText::Owned(v.to_owned()))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<KeyText<'de>, E> {
+                Ok(KeyText::Owned(v))
+            }
+        }
+        d.deserialize_str(KeyTextVisitor)
+    }
+}
+
+/// The rest of a tagged object after its leading `type`, for the variant's struct: a second `type`
+/// is an error, as a repeated field of the struct is (the collected path would keep the last one).
+struct AfterTag<A>(A);
+
+impl<'de, A: serde::de::MapAccess<'de>> serde::de::MapAccess<'de> for AfterTag<A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
+        use serde::de::value::{BorrowedStrDeserializer, StringDeserializer};
+        match self.0.next_key::<KeyText<'de>>()? {
+            None => Ok(None),
+            Some(KeyText::Borrowed("type")) => Err(A::Error::duplicate_field("type")),
+            Some(KeyText::Owned(key)) if key == "type" => Err(A::Error::duplicate_field("type")),
+            Some(KeyText::Borrowed(key)) => seed
+                .deserialize(BorrowedStrDeserializer::<A::Error>::new(key))
+                .map(Some),
+            Some(KeyText::Owned(key)) => seed
+                .deserialize(StringDeserializer::<A::Error>::new(key))
+                .map(Some),
+        }
+    }
+
+    fn next_value_seed<V: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, A::Error> {
+        self.0.next_value_seed(seed)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        self.0.size_hint()
+    }
+}
+
 /// Decodes a tagged enum. An object whose first key is a known `type` (how every client and server
 /// writes them) decodes its variant straight from the input, with no `Value` tree in between; any
 /// other object is collected, and its variant decoded from that; anything else is `Unknown`.
@@ -164,7 +232,8 @@ impl<'de, T: Tagged> serde::de::Visitor<'de> for TaggedVisitor<T> {
             Some(Key::Type) => {
                 let tag: Value = map.next_value()?;
                 if let Some(tag) = tag.as_str().filter(|t| T::known(t)) {
-                    return T::variant(tag, serde::de::value::MapAccessDeserializer::new(map));
+                    let rest = AfterTag(map);
+                    return T::variant(tag, serde::de::value::MapAccessDeserializer::new(rest));
                 }
                 object.insert("type".to_owned(), tag);
             }
@@ -1096,6 +1165,15 @@ mod tests {
                 text.contains("missing field `text`") || text.contains("invalid type"),
                 "{body}: {text}"
             );
+        }
+        // with `type` first (how blocks are written) a repeated field is an error, as in every
+        // typed struct here; so is a repeated `type` (it would otherwise be dropped on re-encoding)
+        for body in [
+            r#"{"type":"text","text":"a","text":"b"}"#,
+            r#"{"type":"text","text":"a","type":"mcp_tool_use"}"#,
+        ] {
+            let err = serde_json::from_str::<ContentBlock>(body).unwrap_err();
+            assert!(err.to_string().contains("duplicate field"), "{body}: {err}");
         }
         // invalid JSON inside a block stays a syntax error
         let err =
