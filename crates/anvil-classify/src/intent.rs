@@ -374,6 +374,18 @@ pub(crate) fn normalize_lines<'a>(lines: impl IntoIterator<Item = &'a str>, out:
 /// blocks are skipped and a pasted diff ends it (code and diffs are data, not what the human asks
 /// for). Lines are cut as [`str::lines`] cuts them, head and tail separately.
 pub(crate) fn prose_lines(text: &str) -> ProseLines<'_> {
+    let (head, tail) = head_and_tail(text);
+    ProseLines {
+        rest: head,
+        tail,
+        in_fence: false,
+        done: false,
+    }
+}
+
+/// The first [`MAX_HEAD`] bytes of `text` and the rest of it, or, past [`MAX_TEXT`], its last
+/// [`MAX_TAIL`] bytes (both cut at character boundaries).
+fn head_and_tail(text: &str) -> (&str, &str) {
     let head = super::fingerprint::head(text, MAX_HEAD);
     let tail = if text.len() > MAX_TEXT {
         let mut start = text.len() - MAX_TAIL;
@@ -384,12 +396,7 @@ pub(crate) fn prose_lines(text: &str) -> ProseLines<'_> {
     } else {
         &text[head.len()..]
     };
-    ProseLines {
-        rest: head,
-        tail,
-        in_fence: false,
-        done: false,
-    }
+    (head, tail)
 }
 
 /// The iterator of [`prose_lines`]: one pass over the bytes, with the `memchr` crate's vector
@@ -587,18 +594,9 @@ fn is_path_byte(b: u8) -> bool {
 mod tests {
     use super::*;
 
-    /// The adapter-chain definition [`prose_lines`] replaced, kept as the reference.
+    /// The adapter-chain line cutting [`prose_lines`] replaced, kept as the reference.
     fn prose_lines_reference(text: &str) -> Vec<&str> {
-        let head = crate::fingerprint::head(text, MAX_HEAD);
-        let tail = if text.len() > MAX_TEXT {
-            let mut start = text.len() - MAX_TAIL;
-            while !text.is_char_boundary(start) {
-                start += 1;
-            }
-            &text[start..]
-        } else {
-            &text[head.len()..]
-        };
+        let (head, tail) = head_and_tail(text);
         let mut in_fence = false;
         head.lines()
             .chain(tail.lines())

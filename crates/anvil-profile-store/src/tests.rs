@@ -620,6 +620,15 @@ async fn the_writer_and_its_connection_run_at_a_lower_priority() {
             })
             .count()
     }
+    async fn wait_for_one_written(counters: &DecisionLogCounters) {
+        for _ in 0..2000 {
+            if counters.written() == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(counters.written(), 1);
+    }
     let (_dir, store) = open_temp().await;
     let (log, writer) = DecisionLog::spawn(
         Some(store.clone()),
@@ -631,13 +640,7 @@ async fn the_writer_and_its_connection_run_at_a_lower_priority() {
     let counters = log.counters();
     assert!(log.record(record(1, Some("chat"), Some("fast-local"), 0.9)));
     // written means the thread started, lowered its priority and opened its connection
-    for _ in 0..2000 {
-        if counters.written() == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    assert_eq!(counters.written(), 1);
+    wait_for_one_written(&counters).await;
     const SCHED_OTHER: i64 = 0;
     const SCHED_IDLE: i64 = 5;
     assert_eq!(threads_at("anvil-decisions", 7, SCHED_IDLE), 1);
@@ -660,13 +663,7 @@ async fn the_writer_and_its_connection_run_at_a_lower_priority() {
     );
     let counters = log.counters();
     assert!(log.record(record(2, Some("chat"), Some("fast-local"), 0.9)));
-    for _ in 0..2000 {
-        if counters.written() == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    assert_eq!(counters.written(), 1);
+    wait_for_one_written(&counters).await;
     assert_eq!(threads_at("anvil-decisions", 6, SCHED_OTHER), 1);
     assert!(threads_at("sqlx-sqlite-wor", 6, SCHED_OTHER) >= 1);
     drop(log);
