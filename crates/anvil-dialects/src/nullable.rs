@@ -108,3 +108,16 @@ where
         seq,
     })
 }
+
+/// Implements `Deserialize` for an enum of a `String` variant and a `Vec` variant through
+/// [`string_or_seq`]: `string_or_seq_impl!(Content, Text, Blocks, "what the error expects")`.
+macro_rules! string_or_seq_impl {
+    ($name:ident, $text:ident, $seq:ident, $expecting:literal) => {
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                $crate::nullable::string_or_seq(deserializer, $expecting, $name::$text, $name::$seq)
+            }
+        }
+    };
+}
+pub(crate) use string_or_seq_impl;

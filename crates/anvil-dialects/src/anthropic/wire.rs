@@ -112,39 +112,6 @@ trait Tagged: Sized {
     fn unknown(value: Value) -> Self;
 }
 
-/// A key of a tagged object: `type`, or another one.
-enum Key {
-    Type,
-    Other(String),
-}
-
-impl<'de> Deserialize<'de> for Key {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl serde::de::Visitor<'_> for KeyVisitor {
-            type Value = Key;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("an object key")
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Key, E> {
-                Ok(if v == "type" {
-                    Key::Type
-                } else {
-                    Key::Other(v.to_owned())
-                })
-            }
-            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Key, E> {
-                Ok(if v == "type" {
-                    Key::Type
-                } else {
-                    Key::Other(v)
-                })
-            }
-        }
-        d.deserialize_str(KeyVisitor)
-    }
-}
-
 /// A key as the input holds it: borrowed when it has no escapes.
 enum KeyText<'de> {
     Borrowed(&'de str),
@@ -176,6 +143,22 @@ impl<'de> Deserialize<'de> for KeyText<'de> {
     }
 }
 
+impl KeyText<'_> {
+    fn as_str(&self) -> &str {
+        match self {
+            KeyText::Borrowed(key) => key,
+            KeyText::Owned(key) => key,
+        }
+    }
+
+    fn into_owned(self) -> String {
+        match self {
+            KeyText::Borrowed(key) => key.to_owned(),
+            KeyText::Owned(key) => key,
+        }
+    }
+}
+
 /// The rest of a tagged object after its leading `type`, for the variant's struct: a second `type`
 /// is an error, as a repeated field of the struct is (the collected path would keep the last one).
 struct AfterTag<A>(A);
@@ -190,8 +173,7 @@ impl<'de, A: serde::de::MapAccess<'de>> serde::de::MapAccess<'de> for AfterTag<A
         use serde::de::value::{BorrowedStrDeserializer, StringDeserializer};
         match self.0.next_key::<KeyText<'de>>()? {
             None => Ok(None),
-            Some(KeyText::Borrowed("type")) => Err(A::Error::duplicate_field("type")),
-            Some(KeyText::Owned(key)) if key == "type" => Err(A::Error::duplicate_field("type")),
+            Some(key) if key.as_str() == "type" => Err(A::Error::duplicate_field("type")),
             Some(KeyText::Borrowed(key)) => seed
                 .deserialize(BorrowedStrDeserializer::<A::Error>::new(key))
                 .map(Some),
@@ -227,9 +209,9 @@ impl<'de, T: Tagged> serde::de::Visitor<'de> for TaggedVisitor<T> {
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
         let mut object = Map::new();
-        match map.next_key::<Key>()? {
+        match map.next_key::<KeyText<'de>>()? {
             None => return Ok(T::unknown(Value::Object(object))),
-            Some(Key::Type) => {
+            Some(key) if key.as_str() == "type" => {
                 let tag: Value = map.next_value()?;
                 if let Some(tag) = tag.as_str().filter(|t| T::known(t)) {
                     let rest = AfterTag(map);
@@ -237,9 +219,9 @@ impl<'de, T: Tagged> serde::de::Visitor<'de> for TaggedVisitor<T> {
                 }
                 object.insert("type".to_owned(), tag);
             }
-            Some(Key::Other(key)) => {
+            Some(key) => {
                 let value = map.next_value()?;
-                object.insert(key, value);
+                object.insert(key.into_owned(), value);
             }
         }
         while let Some((key, value)) = map.next_entry::<String, Value>()? {
@@ -357,16 +339,7 @@ pub enum System {
     Blocks(Vec<ContentBlock>),
 }
 
-impl<'de> Deserialize<'de> for System {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        crate::nullable::string_or_seq(
-            deserializer,
-            "a string or an array of text blocks",
-            System::Text,
-            System::Blocks,
-        )
-    }
-}
+crate::nullable::string_or_seq_impl!(System, Text, Blocks, "a string or an array of text blocks");
 
 /// The author of a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -402,16 +375,12 @@ pub enum Content {
     Blocks(Vec<ContentBlock>),
 }
 
-impl<'de> Deserialize<'de> for Content {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        crate::nullable::string_or_seq(
-            deserializer,
-            "a string or an array of content blocks",
-            Content::Text,
-            Content::Blocks,
-        )
-    }
-}
+crate::nullable::string_or_seq_impl!(
+    Content,
+    Text,
+    Blocks,
+    "a string or an array of content blocks"
+);
 
 tagged_enum! {
     /// A content block, in requests, responses and stream `content_block_start` events.
@@ -603,16 +572,12 @@ pub enum ToolResultContent {
     Blocks(Vec<ContentBlock>),
 }
 
-impl<'de> Deserialize<'de> for ToolResultContent {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        crate::nullable::string_or_seq(
-            deserializer,
-            "a string or an array of content blocks",
-            ToolResultContent::Text,
-            ToolResultContent::Blocks,
-        )
-    }
-}
+crate::nullable::string_or_seq_impl!(
+    ToolResultContent,
+    Text,
+    Blocks,
+    "a string or an array of content blocks"
+);
 
 /// A thinking block.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

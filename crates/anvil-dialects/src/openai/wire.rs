@@ -225,17 +225,13 @@ pub enum Content {
     Parts(Vec<ContentPart>),
 }
 
-impl<'de> Deserialize<'de> for Content {
-    // Not `untagged`: a malformed part should report its own error, not "did not match any variant".
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        crate::nullable::string_or_seq(
-            deserializer,
-            "content as a string or an array of parts",
-            Content::Text,
-            Content::Parts,
-        )
-    }
-}
+// Not `untagged`: a malformed part should report its own error, not "did not match any variant".
+crate::nullable::string_or_seq_impl!(
+    Content,
+    Text,
+    Parts,
+    "content as a string or an array of parts"
+);
 
 /// A content part, tagged by `type`.
 #[derive(Debug, Clone, PartialEq)]
