@@ -96,7 +96,7 @@ impl Draft {
             intent_source: plan.source.as_str(),
             work_class: plan.work_class.as_str(),
             confidence: plan.confidence,
-            signals: JsonText::to_text(&routing.classification.signals),
+            signals: JsonText::deferred(routing.classification.signals.clone()),
             plan: plan_json,
             prompt,
             prompt_tokens_estimate: routing.needs.prompt_tokens,
@@ -106,7 +106,13 @@ impl Draft {
     }
 
     /// Queues the record with its outcome, and charges the session's budget; never blocks.
-    fn finish(self, served: Option<&str>, ledger: &Ledger, status: u16, usage: Option<(u64, u64)>) {
+    fn finish(
+        self,
+        served: Option<&str>,
+        ledger: &mut Ledger,
+        status: u16,
+        usage: Option<(u64, u64)>,
+    ) {
         let (tokens_in, tokens_out) = usage.unwrap_or((self.prompt_tokens_estimate, 0));
         let cost_usd = crate::walk::cost(
             served.and_then(|id| self.state.config.tier(id)),
@@ -135,7 +141,7 @@ impl Draft {
             tokens_in,
             tokens_out,
             cost_usd,
-            attempt_log: ledger.log(),
+            attempt_log: ledger.take_log(),
             failed_tokens_in: ledger.failed_in,
             failed_tokens_out: ledger.failed_out,
             failed_cost_usd: ledger.failed_cost,
@@ -168,14 +174,12 @@ fn last_user_text(request: &anvil_dialects::canonical::Request) -> String {
 
 /// Prompt and completion tokens from a complete answer's `usage`, in `dialect`'s spelling (cache
 /// reads and writes count as prompt tokens). Only `usage` is decoded: the rest of the answer is
-/// skipped, not built.
+/// found by its structure ([`crate::raw_body::member`]), not decoded (that was 6,600 instructions
+/// of a 2 KB request's path, against ~1,500 now).
 fn usage_of_bytes(dialect: Dialect, answer: &[u8]) -> Option<(u64, u64)> {
-    #[derive(serde::Deserialize)]
-    struct Answer {
-        usage: Option<Usage>,
-    }
-    let answer: Answer = serde_json::from_slice(answer).ok()?;
-    Some(answer.usage?.tokens(dialect))
+    let usage = crate::raw_body::member(answer, "usage")?;
+    let usage: Option<Usage> = serde_json::from_slice(&answer[usage]).ok()?;
+    Some(usage?.tokens(dialect))
 }
 
 /// The token counts of a `usage` object in any of the three spellings (absent counts are 0).
@@ -235,7 +239,7 @@ struct Log {
 }
 
 impl Log {
-    fn done(self, status: u16, bytes_out: usize, outcome: &str, usage: Option<(u64, u64)>) {
+    fn done(mut self, status: u16, bytes_out: usize, outcome: &str, usage: Option<(u64, u64)>) {
         tracing::info!(
             request_id = %self.request_id,
             inbound = self.inbound.as_str(),
@@ -253,7 +257,7 @@ impl Log {
             "request"
         );
         self.draft
-            .finish(Some(&self.tier), &self.ledger, status, usage);
+            .finish(Some(&self.tier), &mut self.ledger, status, usage);
     }
 }
 
@@ -783,7 +787,7 @@ impl Walk {
     /// Records and logs a walk that served nothing.
     fn failed(&mut self, status: u16, outcome: &str) {
         if let Some(draft) = self.draft.take() {
-            draft.finish(None, &self.ledger, status, None);
+            draft.finish(None, &mut self.ledger, status, None);
         }
         tracing::info!(
             request_id = %self.request_id,
@@ -1605,4 +1609,34 @@ fn decide_inner(ctx: &Ctx, bytes: &[u8]) -> Result<Value, ApiError> {
         "dropped": view.dropped,
         "notes": view.notes,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_of_bytes_reads_each_dialects_spelling_at_the_top_level_only() {
+        let anthropic = br#"{"id":"msg_1","content":[{"type":"text","text":"\"usage\": {\"input_tokens\": 99}"}],
+            "usage":{"input_tokens":10,"cache_read_input_tokens":5,"cache_creation_input_tokens":2,"output_tokens":7}}"#;
+        assert_eq!(usage_of_bytes(Dialect::Anthropic, anthropic), Some((17, 7)));
+        let chat = br#"{"choices":[{"message":{"content":"hi"}}],"usage":{"prompt_tokens":4,"completion_tokens":3,"total_tokens":7}}"#;
+        assert_eq!(usage_of_bytes(Dialect::OpenAiChat, chat), Some((4, 3)));
+        let responses = br#"{"output":[],"usage":{"input_tokens":8,"output_tokens":1,"output_tokens_details":{"reasoning_tokens":0}}}"#;
+        assert_eq!(usage_of_bytes(Dialect::Responses, responses), Some((8, 1)));
+        for none in [
+            &br#"{"usage":null}"#[..],
+            br#"{"content":[{"usage":{"input_tokens":1}}]}"#,
+            br#"{"usage":{"input_tokens":"ten"}}"#,
+            br#"{"usage":{"input_tokens":1"#,
+            b"not json",
+        ] {
+            assert_eq!(
+                usage_of_bytes(Dialect::Anthropic, none),
+                None,
+                "{}",
+                String::from_utf8_lossy(none)
+            );
+        }
+    }
 }

@@ -191,6 +191,75 @@ fn scan_members(bytes: &[u8]) -> Option<Vec<(String, Range<usize>)>> {
     (skip_ws(bytes, at) == bytes.len()).then_some(members)
 }
 
+/// The byte range of the value of the top-level member `name` (a name without escapes) of a JSON
+/// object: the last one, as a JSON map keeps it. It searches from the end, where answers keep
+/// `usage`, and reads the structure only after each candidate, so it costs about the same for a
+/// 300-byte answer and a 300 KB one. `None` when the object has no such member. Values are not
+/// validated: decode the range with serde, which rejects what the scan let through.
+pub fn member(bytes: &[u8], name: &str) -> Option<Range<usize>> {
+    let finder = memchr::memmem::FinderRev::new(name.as_bytes());
+    let mut before = bytes.len();
+    while let Some(at) = finder.rfind(&bytes[..before]) {
+        before = at;
+        // `"name"`, not part of a longer string, nor after an escaped quote (`"x\"name"`)
+        let end = at + name.len();
+        if at == 0 || bytes[at - 1] != b'"' || bytes.get(end) != Some(&b'"') {
+            continue;
+        }
+        let backslashes = bytes[..at - 1]
+            .iter()
+            .rev()
+            .take_while(|&&b| b == b'\\')
+            .count();
+        if backslashes % 2 == 1 {
+            continue;
+        }
+        let colon = skip_ws(bytes, end + 1);
+        if bytes.get(colon) != Some(&b':') {
+            continue;
+        }
+        let start = skip_ws(bytes, colon + 1);
+        let Some(value_end) = value_end(bytes, start) else {
+            continue;
+        };
+        // A string cannot hold an unescaped quote, so the candidate is a member name; it is a
+        // top-level one when the members after it close the object that ends the text.
+        if closes_the_text(bytes, value_end) {
+            return Some(start..value_end);
+        }
+    }
+    None
+}
+
+/// Whether what follows a member's value at `at` is more members (`, "name": value`) and then
+/// the `}` that ends the text.
+fn closes_the_text(bytes: &[u8], mut at: usize) -> bool {
+    loop {
+        at = skip_ws(bytes, at);
+        match bytes.get(at) {
+            Some(b'}') => return skip_ws(bytes, at + 1) == bytes.len(),
+            Some(b',') => {
+                at = skip_ws(bytes, at + 1);
+                if bytes.get(at) != Some(&b'"') {
+                    return false;
+                }
+                let Some(name_end) = string_end(bytes, at) else {
+                    return false;
+                };
+                at = skip_ws(bytes, name_end);
+                if bytes.get(at) != Some(&b':') {
+                    return false;
+                }
+                match value_end(bytes, skip_ws(bytes, at + 1)) {
+                    Some(end) => at = end,
+                    None => return false,
+                }
+            }
+            _ => return false,
+        }
+    }
+}
+
 fn skip_ws(bytes: &[u8], mut at: usize) -> usize {
     while bytes
         .get(at)
@@ -335,6 +404,93 @@ mod tests {
             raw.object_of(&["metadata", "nope"]),
             json!({"metadata": {"user_id": "u"}})
         );
+    }
+
+    #[test]
+    fn member_finds_the_top_level_value_only() {
+        let body = br#"{"content":[{"text":"\"usage\":{\"x\":1}","usage":0}],"usage":{"input_tokens":3},"model":"m"}"#;
+        let range = member(body, "usage").unwrap();
+        assert_eq!(&body[range], br#"{"input_tokens":3}"#);
+        assert_eq!(
+            member(body, "text"),
+            None,
+            "nested members are not top-level"
+        );
+        assert_eq!(
+            member(br#"{"usage":1,"usage":2}"#, "usage").map(|r| r.start),
+            Some(19)
+        );
+        for other in [
+            &b""[..],
+            b"[]",
+            b"{\"usage\":",
+            b"{\"usage\":1",
+            b"nul",
+            br#"{"x\"usage":1}"#,
+            br#"{"x\\\"usage":1}"#,
+            br#"{"my_usage":1,"usage_total":2,"a":"usage"}"#,
+            br#"[{"usage":1}]"#,
+            br#"{"a":{"usage":1}}"#,
+            br#"{"a":[{"usage":1},{"b":2}],"c":3}"#,
+            br#"{"a":{"usage":1,"b":2}}"#,
+        ] {
+            assert_eq!(
+                member(other, "usage"),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(other)
+            );
+        }
+        assert_eq!(
+            member(br#"{"x\\":{"usage":0},"usage" : 5 }"#, "usage"),
+            Some(29..30),
+            "a quote after an escaped backslash ends the string"
+        );
+    }
+
+    /// Every top-level member of every client capture is found where serde finds it, and a name
+    /// that occurs only deeper is not found.
+    #[test]
+    fn member_agrees_with_serde_on_the_captures() {
+        fn names(value: &Value, out: &mut Vec<String>) {
+            match value {
+                Value::Object(map) => {
+                    for (name, inner) in map {
+                        out.push(name.clone());
+                        names(inner, out);
+                    }
+                }
+                Value::Array(items) => items.iter().for_each(|item| names(item, out)),
+                _ => {}
+            }
+        }
+        let fixtures =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/clients");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(fixtures).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            let capture: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            let Some(body) = capture.get("body_json").and_then(Value::as_object) else {
+                continue;
+            };
+            let mut every = Vec::new();
+            names(&Value::Object(body.clone()), &mut every);
+            for text in [
+                serde_json::to_vec(body).unwrap(),
+                serde_json::to_vec_pretty(body).unwrap(),
+            ] {
+                for name in &every {
+                    let found = member(&text, name)
+                        .map(|range| serde_json::from_slice::<Value>(&text[range]).unwrap());
+                    assert_eq!(found.as_ref(), body.get(name), "{} {name}", path.display());
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 100, "only {checked} names checked");
     }
 
     /// The members as serde reads them, the reference for [`scan_members`].

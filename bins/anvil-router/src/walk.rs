@@ -10,8 +10,9 @@ use anvil_dialects::canonical::{self, ResponseAccumulator};
 use anvil_dialects::sse::SseDecoder;
 use anvil_dialects::{Dialect, SseEvent, StreamEvent};
 use anvil_fallback::{AttemptOutcome, Attempts, CommitWindow, WindowCap, WindowStep};
+use anvil_profile_store::JsonText;
 use bytes::Bytes;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::time::Instant;
 
 /// What one attempt cost and why it ended, for the decision record.
@@ -19,7 +20,7 @@ use tokio::time::Instant;
 pub(crate) struct Ledger {
     /// The attempts in order (the `x-anvil-attempts` header).
     pub attempts: Attempts,
-    entries: Vec<Value>,
+    entries: Vec<AttemptEntry>,
     /// Prompt tokens, completion tokens and USD spent on attempts that did not serve.
     pub failed_in: u64,
     pub failed_out: u64,
@@ -27,6 +28,29 @@ pub(crate) struct Ledger {
     /// Whether an answer failed verification (the walk then ends in exhaustion, not an upstream
     /// error).
     pub verify_failed: bool,
+}
+
+/// One attempt in the decision record's `attempt_log`, serialized on the writer's thread.
+#[derive(Debug, serde::Serialize)]
+struct AttemptEntry {
+    tier: String,
+    outcome: String,
+    ms: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    checks: Vec<CheckEntry>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tokens_in: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tokens_out: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cost_usd: Option<f64>,
+}
+
+/// A failed check of an attempt.
+#[derive(Debug, serde::Serialize)]
+struct CheckEntry {
+    check: &'static str,
+    reason: String,
 }
 
 /// The detail of one attempt.
@@ -68,29 +92,22 @@ impl Ledger {
     }
 
     fn entry(&mut self, tier: &str, outcome: &AttemptOutcome, spent: &Spent) {
-        let mut entry = json!({
-            "tier": tier,
-            "outcome": outcome.to_string(),
-            "ms": spent.elapsed.as_millis() as u64,
+        self.entries.push(AttemptEntry {
+            tier: tier.to_owned(),
+            outcome: outcome.to_string(),
+            ms: spent.elapsed.as_millis() as u64,
+            checks: spent
+                .checks
+                .iter()
+                .map(|(check, reason)| CheckEntry {
+                    check,
+                    reason: reason.clone(),
+                })
+                .collect(),
+            tokens_in: spent.usage.map(|(tokens_in, _)| tokens_in),
+            tokens_out: spent.usage.map(|(_, tokens_out)| tokens_out),
+            cost_usd: spent.usage.map(|_| spent.cost),
         });
-        if let Some(object) = entry.as_object_mut() {
-            if !spent.checks.is_empty() {
-                object.insert(
-                    "checks".into(),
-                    spent
-                        .checks
-                        .iter()
-                        .map(|(check, reason)| json!({"check": check, "reason": reason}))
-                        .collect(),
-                );
-            }
-            if let Some((tokens_in, tokens_out)) = spent.usage {
-                object.insert("tokens_in".into(), tokens_in.into());
-                object.insert("tokens_out".into(), tokens_out.into());
-                object.insert("cost_usd".into(), spent.cost.into());
-            }
-        }
-        self.entries.push(entry);
     }
 
     /// The `x-anvil-attempts` value.
@@ -98,9 +115,9 @@ impl Ledger {
         self.attempts.header_value()
     }
 
-    /// The attempts as JSON, for the decision record.
-    pub fn log(&self) -> Value {
-        Value::Array(self.entries.clone())
+    /// The attempts as JSON, for the decision record (taken: a walk records once).
+    pub fn take_log(&mut self) -> JsonText {
+        JsonText::deferred(std::mem::take(&mut self.entries))
     }
 }
 
@@ -404,6 +421,8 @@ pub(crate) fn cost(tier: Option<&anvil_config::Tier>, usage: Option<(u64, u64)>)
 #[cfg(test)]
 mod tests {
     use std::collections::VecDeque;
+
+    use serde_json::json;
 
     use super::*;
 

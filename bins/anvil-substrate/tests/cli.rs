@@ -242,7 +242,7 @@ fn decisions_tail_and_stats_read_what_the_log_wrote() {
                 tokens_out: 6,
                 cost_usd: 0.0,
                 prompt: None,
-                attempt_log: serde_json::Value::Null,
+                attempt_log: Default::default(),
                 failed_tokens_in: 0,
                 failed_tokens_out: 0,
                 failed_cost_usd: 0.0,

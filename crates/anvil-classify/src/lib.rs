@@ -136,9 +136,10 @@ pub fn classify(request: &Request) -> Classification {
     let intent_cues = intent::score(&normalized, &mut text_scores);
     let files_mentioned = intent::file_mentions_in_lines(prose.iter().copied());
     // memchr's vector substring search: `str::contains` was a tenth of classify's time here
-    let has =
-        |needle: &str| memchr::memmem::find(st.human_text.as_bytes(), needle.as_bytes()).is_some();
-    let pasted_diff = has("diff --git ") || (has("\n+++ ") && has("\n@@ "));
+    let markers = intent::markers();
+    let has = |marker: &memchr::memmem::Finder<'_>| marker.find(st.human_text.as_bytes()).is_some();
+    let pasted_diff =
+        has(&markers.diff_git) || (has(&markers.new_file_line) && has(&markers.hunk_line));
 
     let intent = if intent_cues > 0 {
         Some(argmax(&text_scores).0.as_str())

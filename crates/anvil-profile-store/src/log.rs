@@ -4,10 +4,11 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -17,19 +18,50 @@ use crate::{Backend, Store, StoreError};
 
 /// JSON kept as its text. The router serializes a record's signals and plan once, straight from
 /// its own types, and the writer stores that text as is: no `Value` tree is built, cloned or
-/// printed per request. Readers parse it on demand with [`JsonText::value`]; equality compares
-/// the parsed JSON, so key order and spacing do not matter.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct JsonText(Box<serde_json::value::RawValue>);
+/// printed per request. A record made on the request path can defer even that to the writer's
+/// thread ([`JsonText::deferred`]). Readers parse it on demand with [`JsonText::value`]; equality
+/// compares the parsed JSON, so key order and spacing do not matter.
+#[derive(Clone)]
+pub struct JsonText {
+    text: OnceLock<Box<RawValue>>,
+    /// What `text` is serialized from on first read, for a [`JsonText::deferred`].
+    source: Option<Arc<dyn Source>>,
+}
+
+/// A value a [`JsonText`] serializes on first read.
+trait Source: Send + Sync {
+    fn to_raw(&self) -> Box<RawValue>;
+}
+
+impl<T: Serialize + Send + Sync> Source for T {
+    fn to_raw(&self) -> Box<RawValue> {
+        serde_json::value::to_raw_value(self).unwrap_or_else(|_| RawValue::NULL.to_owned())
+    }
+}
 
 impl JsonText {
+    fn ready(raw: Box<RawValue>) -> JsonText {
+        JsonText {
+            text: OnceLock::from(raw),
+            source: None,
+        }
+    }
+
     /// Serializes `value` (a type of the caller's, or a [`Value`]).
     pub fn to_text<T: Serialize + ?Sized>(value: &T) -> JsonText {
-        JsonText(
-            serde_json::value::to_raw_value(value)
-                .unwrap_or_else(|_| serde_json::value::RawValue::NULL.to_owned()),
+        JsonText::ready(
+            serde_json::value::to_raw_value(value).unwrap_or_else(|_| RawValue::NULL.to_owned()),
         )
+    }
+
+    /// Keeps `value` and serializes it on first read: on the decision writer's thread, for a
+    /// record made on the request path (a classifier's signals were 5,700 instructions of a 2 KB
+    /// request's path).
+    pub fn deferred<T: Serialize + Send + Sync + 'static>(value: T) -> JsonText {
+        JsonText {
+            text: OnceLock::new(),
+            source: Some(Arc::new(value)),
+        }
     }
 
     /// Keeps `text` when it is JSON; other text is stored as a JSON string.
@@ -37,20 +69,50 @@ impl JsonText {
         if serde_json::from_str::<serde::de::IgnoredAny>(&text).is_err() {
             return JsonText::to_text(&text);
         }
-        match serde_json::value::RawValue::from_string(text) {
-            Ok(raw) => JsonText(raw),
-            Err(_) => JsonText(serde_json::value::RawValue::NULL.to_owned()),
-        }
+        JsonText::ready(RawValue::from_string(text).unwrap_or_else(|_| RawValue::NULL.to_owned()))
+    }
+
+    fn raw(&self) -> &RawValue {
+        self.text.get_or_init(|| {
+            self.source
+                .as_ref()
+                .map_or_else(|| RawValue::NULL.to_owned(), |source| source.to_raw())
+        })
     }
 
     /// The JSON text.
     pub fn get(&self) -> &str {
-        self.0.get()
+        self.raw().get()
     }
 
     /// The parsed JSON.
     pub fn value(&self) -> Value {
-        serde_json::from_str(self.0.get()).unwrap_or(Value::Null)
+        serde_json::from_str(self.get()).unwrap_or(Value::Null)
+    }
+}
+
+impl Default for JsonText {
+    /// `null`.
+    fn default() -> Self {
+        JsonText::ready(RawValue::NULL.to_owned())
+    }
+}
+
+impl std::fmt::Debug for JsonText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("JsonText").field(&self.get()).finish()
+    }
+}
+
+impl Serialize for JsonText {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.raw().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for JsonText {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Box::<RawValue>::deserialize(deserializer).map(JsonText::ready)
     }
 }
 
@@ -100,7 +162,7 @@ pub struct DecisionRecord {
     /// Every attempt in order, as JSON: `[{"tier", "outcome", "checks", "tokens_in",
     /// "tokens_out", "cost_usd", "ms"}]` (`checks`: the failed verification checks and reasons).
     #[serde(default)]
-    pub attempt_log: Value,
+    pub attempt_log: JsonText,
     /// Prompt tokens spent on attempts that did not serve (failed verification, broken streams).
     #[serde(default)]
     pub failed_tokens_in: u64,
@@ -524,9 +586,7 @@ fn decode_record(row: &AnyRow) -> Result<DecisionRecord, StoreError> {
         tokens_in: u64::try_from(tin).unwrap_or(0),
         tokens_out: u64::try_from(tout).unwrap_or(0),
         cost_usd: row.try_get("cost_usd")?,
-        attempt_log: attempt_log
-            .and_then(|text| serde_json::from_str(&text).ok())
-            .unwrap_or(Value::Null),
+        attempt_log: attempt_log.map(JsonText::from_text).unwrap_or_default(),
         failed_tokens_in: u64::try_from(ftin).unwrap_or(0),
         failed_tokens_out: u64::try_from(ftout).unwrap_or(0),
         failed_cost_usd: row.try_get("failed_cost_usd")?,
@@ -562,7 +622,7 @@ impl Store {
                     .bind(to_i64(r.tokens_out))
                     .bind(r.cost_usd)
                     .bind(r.prompt.as_deref())
-                    .bind((!r.attempt_log.is_null()).then(|| r.attempt_log.to_string()))
+                    .bind(Some(r.attempt_log.get()).filter(|log| *log != "null"))
                     .bind(to_i64(r.failed_tokens_in))
                     .bind(to_i64(r.failed_tokens_out))
                     .bind(r.failed_cost_usd);

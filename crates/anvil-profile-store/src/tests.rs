@@ -45,7 +45,15 @@ fn record(i: u32, work_class: Option<&str>, tier: Option<&str>, confidence: f64)
         intent_source: "tier0".to_owned(),
         work_class: work_class.map(str::to_owned),
         confidence,
-        signals: json!({"harness": "claude-code", "files": i}).into(),
+        // half the records serialize their signals on the writer's thread, as the router's do
+        signals: if i.is_multiple_of(2) {
+            JsonText::deferred(Signals {
+                harness: "claude-code",
+                files: i,
+            })
+        } else {
+            json!({"harness": "claude-code", "files": i}).into()
+        },
         plan: json!({"candidates": [{"tier": "fast-local", "decision": "allow"}],
                      "dropped": [{"tier": "cloud", "reason": "metered"}]})
         .into(),
@@ -60,13 +68,44 @@ fn record(i: u32, work_class: Option<&str>, tier: Option<&str>, confidence: f64)
         attempt_log: if i % 2 == 1 {
             json!([{"tier": "fast-local", "outcome": "verify-failed(refusal)", "tokens_in": 900,
                     "tokens_out": 12, "cost_usd": 0.0}, {"tier": "cloud", "outcome": "ok"}])
+            .into()
         } else {
-            serde_json::Value::Null
+            JsonText::default()
         },
         failed_tokens_in: u64::from(i % 2) * 900,
         failed_tokens_out: u64::from(i % 2) * 12,
         failed_cost_usd: f64::from(i % 2) * 0.25,
     }
+}
+
+/// A caller's own type for [`JsonText::deferred`].
+#[derive(serde::Serialize)]
+struct Signals {
+    harness: &'static str,
+    files: u32,
+}
+
+#[test]
+fn deferred_json_text_serializes_on_first_read_and_equals_the_eager_one() {
+    let deferred = JsonText::deferred(Signals {
+        harness: "codex",
+        files: 3,
+    });
+    let copy = deferred.clone();
+    let eager = JsonText::to_text(&json!({"harness": "codex", "files": 3}));
+    assert_eq!(deferred.get(), r#"{"harness":"codex","files":3}"#);
+    assert_eq!(
+        copy, eager,
+        "a copy taken before the first read serializes too"
+    );
+    assert_eq!(deferred.value(), json!({"harness": "codex", "files": 3}));
+    assert_eq!(
+        serde_json::to_string(&copy).unwrap(),
+        r#"{"harness":"codex","files":3}"#
+    );
+    assert_eq!(format!("{deferred:?}"), format!("{eager:?}"));
+    let back: JsonText = serde_json::from_str(r#" {"files": 3, "harness": "codex"} "#).unwrap();
+    assert_eq!(back, deferred, "equality is of the JSON, not the text");
 }
 
 #[tokio::test]

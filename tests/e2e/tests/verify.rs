@@ -332,7 +332,8 @@ async fn with_the_cloud_tier_keyed_and_the_class_metered_a_local_miss_escalates(
     let escalated = records.last().unwrap();
     assert_eq!(escalated.served_tier.as_deref(), Some("cloud"));
     assert_eq!(escalated.attempts, 3);
-    let log = escalated.attempt_log.as_array().unwrap();
+    let log = escalated.attempt_log.value();
+    let log = log.as_array().unwrap();
     let outcomes: Vec<&str> = log.iter().map(|a| a["outcome"].as_str().unwrap()).collect();
     assert_eq!(
         outcomes,
