@@ -270,15 +270,22 @@ fn skip_ws(bytes: &[u8], mut at: usize) -> usize {
     at
 }
 
-/// The end (one past the closing quote) of the string whose opening quote is at `at`.
+/// The end (one past the closing quote) of the string whose opening quote is at `at`: the first
+/// quote after an even run of backslashes. Searching for quotes alone, not for backslashes too,
+/// takes one search for a string of code with a `\n` on every line instead of one per line.
 fn string_end(bytes: &[u8], at: usize) -> Option<usize> {
     let mut from = at + 1;
     loop {
-        let found = from + memchr::memchr2(b'"', b'\\', bytes.get(from..)?)?;
-        if bytes[found] == b'"' {
-            return Some(found + 1);
+        let quote = from + memchr::memchr(b'"', bytes.get(from..)?)?;
+        let backslashes = bytes[at + 1..quote]
+            .iter()
+            .rev()
+            .take_while(|&&b| b == b'\\')
+            .count();
+        if backslashes % 2 == 0 {
+            return Some(quote + 1);
         }
-        from = found + 2;
+        from = quote + 1;
     }
 }
 

@@ -7,6 +7,7 @@
 //! table is indexed by the first two letters of its first word, so matching is one pass over the
 //! words of the text, not one scan per cue.
 
+use std::ops::Range;
 use std::sync::OnceLock;
 
 use anvil_config::WorkClass;
@@ -528,44 +529,56 @@ const QUESTION_OPENERS: &[&str] = &[
     " who ", " which ",
 ];
 
-/// The cue table indexed by its first word's first two bytes (all ASCII): the cues whose first byte
-/// is `c` are `entries[starts[c]..starts[c + 1]]`, sorted by their second byte.
+/// The cue table indexed by its first word's first two bytes: the cues whose pattern starts with
+/// a space and then bytes `f`, `s` are `entries[pairs[pair(f, s)]]`, sorted by pattern (so by their
+/// third byte). A word's candidates are found with one lookup; the scan of a whole letter's
+/// bucket it replaced cost ~25 ns a word.
 struct CueIndex {
-    starts: [u16; 129],
-    entries: Vec<(u8, u16)>,
-    /// Bit `s` of `pairs[f]`: some cue's first word starts with the bytes `f`, `s`. Most words of a
-    /// text start no cue, and this turns them away without walking a bucket.
-    pairs: [u128; 128],
+    pairs: Vec<Range<u16>>,
+    entries: Vec<u16>,
+}
+
+/// The bytes a cue's first two letters are made of: the normalized text's ASCII letters and
+/// digits, and a space (a one-letter first word).
+const SLOTS: usize = 37;
+
+fn slot(b: u8) -> Option<usize> {
+    match b {
+        b'a'..=b'z' => Some(usize::from(b - b'a')),
+        b'0'..=b'9' => Some(26 + usize::from(b - b'0')),
+        b' ' => Some(36),
+        _ => None,
+    }
+}
+
+/// The index in [`CueIndex::pairs`] of a word starting with `first`, `second`.
+fn pair(first: u8, second: u8) -> Option<usize> {
+    Some(slot(first)? * SLOTS + slot(second)?)
 }
 
 fn cue_index() -> &'static CueIndex {
     static INDEX: OnceLock<CueIndex> = OnceLock::new();
     INDEX.get_or_init(|| {
-        let mut keyed: Vec<(u8, u8, u16)> = CUES
+        let mut keyed: Vec<(usize, &str, u16)> = CUES
             .iter()
             .enumerate()
             .filter_map(|(i, (pattern, _, _))| {
                 let b = pattern.as_bytes();
-                (b.len() >= 3 && b[1].is_ascii() && b[2].is_ascii()).then(|| (b[1], b[2], i as u16))
+                Some((pair(*b.get(1)?, *b.get(2)?)?, *pattern, i as u16))
             })
             .collect();
         keyed.sort_unstable();
-        let mut pairs = [0u128; 128];
-        for &(first, second, _) in &keyed {
-            pairs[usize::from(first)] |= 1 << second;
-        }
-        let mut starts = [0u16; 129];
-        for c in 0..128u8 {
-            starts[usize::from(c) + 1] =
-                starts[usize::from(c)] + keyed.iter().filter(|k| k.0 == c).count() as u16;
+        let mut pairs = vec![0..0; SLOTS * SLOTS];
+        for (at, &(pair, _, _)) in keyed.iter().enumerate() {
+            let range = &mut pairs[pair];
+            if range.start == range.end {
+                *range = at as u16..at as u16;
+            }
+            range.end = at as u16 + 1;
         }
         CueIndex {
-            starts,
             pairs,
-            entries: keyed
-                .into_iter()
-                .map(|(_, second, i)| (second, i))
-                .collect(),
+            entries: keyed.into_iter().map(|(_, _, i)| i).collect(),
         }
     })
 }
@@ -583,25 +596,20 @@ pub(crate) fn score(normalized: &str, scores: &mut Scores) -> u32 {
     // every word start but the last byte's: the bytes after a space
     for space in memchr::memchr_iter(b' ', &b[..b.len().saturating_sub(2)]) {
         let p = space + 1;
-        let (first, second) = (b[p], b[p + 1]);
-        if first == b' '
-            || !first.is_ascii()
-            || !second.is_ascii()
-            || index.pairs[usize::from(first)] & (1 << second) == 0
-        {
+        let Some(pair) = pair(b[p], b[p + 1]) else {
             continue;
-        }
-        let c = usize::from(first);
-        let bucket = &index.entries[usize::from(index.starts[c])..usize::from(index.starts[c + 1])];
-        for &(k, i) in bucket {
-            if k < second {
-                continue;
-            }
-            if k > second {
-                break;
-            }
+        };
+        let third = b.get(p + 2).copied().unwrap_or(b' ');
+        let range = &index.pairs[pair];
+        for &i in &index.entries[usize::from(range.start)..usize::from(range.end)] {
             let i = usize::from(i);
             let (pattern, class, weight) = CUES[i];
+            // sorted by pattern: past the text's third byte, no later cue matches
+            match pattern.as_bytes().get(3).map(|&t| t.cmp(&third)) {
+                Some(std::cmp::Ordering::Less) => continue,
+                Some(std::cmp::Ordering::Greater) => break,
+                _ => {}
+            }
             if seen[i / 64] & (1 << (i % 64)) == 0 && matches_at(b, p - 1, pattern.as_bytes()) {
                 seen[i / 64] |= 1 << (i % 64);
                 scores[idx(class)] += weight;

@@ -1011,12 +1011,12 @@ pub struct CountTokensResponse {
 
 /// Parses a Messages (or count_tokens) request body.
 pub fn parse_request(body: &[u8]) -> Result<Request, serde_json::Error> {
-    serde_json::from_slice(body)
+    crate::from_body(body)
 }
 
 /// Parses a complete Messages response body.
 pub fn parse_response(body: &[u8]) -> Result<Response, serde_json::Error> {
-    serde_json::from_slice(body)
+    crate::from_body(body)
 }
 
 impl Request {

@@ -28,12 +28,12 @@ pub use wire::{Chunk, Request, Response};
 
 /// Parses a Chat Completions request body.
 pub fn parse_request(body: &[u8]) -> Result<Request, serde_json::Error> {
-    serde_json::from_slice(body)
+    crate::from_body(body)
 }
 
 /// Parses a complete Chat Completions response body.
 pub fn parse_response(body: &[u8]) -> Result<Response, serde_json::Error> {
-    serde_json::from_slice(body)
+    crate::from_body(body)
 }
 
 /// Parses one stream chunk (the data of an SSE event other than `[DONE]`).

@@ -56,12 +56,12 @@ use serde_json::Value;
 
 /// Parses a request body.
 pub fn parse_request(body: &[u8]) -> Result<Request, serde_json::Error> {
-    serde_json::from_slice(body)
+    crate::from_body(body)
 }
 
 /// Parses a complete (non-streamed) response body.
 pub fn parse_response(body: &[u8]) -> Result<Response, serde_json::Error> {
-    serde_json::from_slice(body)
+    crate::from_body(body)
 }
 
 impl Request {
