@@ -64,8 +64,14 @@ pub mod tiers {
 /// Run sizes.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Sizes {
-    /// Interleaved rounds per latency measurement.
+    /// Interleaved rounds per fixed-rate and closed-loop measurement.
     pub rounds: u32,
+    /// Interleaved rounds per concurrency-1 measurement (requests and streams). Concurrency 1 is
+    /// the most sensitive to where the scheduler happens to put the client, the proxy and the mock
+    /// on two cores, and a placement lasts a while: many short rounds average over placements
+    /// that three long ones each caught one of (the floor's added p50 ranged 59-87 µs between
+    /// runs of three rounds).
+    pub c1_rounds: u32,
     /// Warm-up requests per target before each scenario.
     pub warmup: u64,
     /// Concurrency-1 requests per target, 2 KB request.
@@ -94,6 +100,7 @@ impl Sizes {
         if quick {
             Self {
                 rounds: 2,
+                c1_rounds: 4,
                 warmup: 50,
                 c1_small: 1_000,
                 c1_large: 100,
@@ -108,6 +115,7 @@ impl Sizes {
         } else {
             Self {
                 rounds: 3,
+                c1_rounds: 15,
                 warmup: 300,
                 c1_small: 6_000,
                 c1_large: 900,
@@ -456,13 +464,14 @@ impl Runner<'_> {
         measure: &str,
         load_text: String,
         spec: &Arc<RequestSpec>,
+        rounds: u32,
         mode: impl Fn(u32) -> Mode,
     ) -> Result<Measurement> {
         (self.progress)(&format!("{scenario} {measure}: {load_text}"));
         let results = interleaved(
             self.targets(),
             spec,
-            self.sizes.rounds,
+            rounds,
             mode,
             &self.watch,
             self.pids(),
@@ -502,14 +511,16 @@ impl Runner<'_> {
     ) -> Result<()> {
         let spec = Arc::new(spec);
         let rounds = self.sizes.rounds;
+        let c1_rounds = self.sizes.c1_rounds;
         self.warm(&spec).await?;
         self.measure(
             scenario,
             "c1",
             format!("concurrency 1, {c1} requests"),
             &spec,
+            c1_rounds,
             |_| Mode::Sequential {
-                n: share(c1, rounds),
+                n: share(c1, c1_rounds),
             },
         )
         .await?;
@@ -522,6 +533,7 @@ impl Runner<'_> {
                 self.sizes.rate_s
             ),
             &spec,
+            rounds,
             |_| Mode::Rate {
                 rate,
                 duration,
@@ -534,6 +546,7 @@ impl Runner<'_> {
             "saturation",
             format!("closed loop, {CONNECTIONS} connections, {saturation} requests"),
             &spec,
+            rounds,
             |_| Mode::Closed {
                 connections: CONNECTIONS,
                 n: share(saturation, rounds),
@@ -545,13 +558,14 @@ impl Runner<'_> {
 
     async fn streams(&mut self, scenario: &str, spec: RequestSpec, n: u64) -> Result<()> {
         let spec = Arc::new(spec);
-        let rounds = self.sizes.rounds;
+        let rounds = self.sizes.c1_rounds;
         self.warm(&spec).await?;
         self.measure(
             scenario,
             "stream",
             format!("concurrency 1, {n} streams of {STREAM_CHUNKS} chunks"),
             &spec,
+            rounds,
             |_| Mode::Sequential {
                 n: share(n, rounds),
             },
