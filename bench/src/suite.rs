@@ -468,15 +468,8 @@ impl Runner<'_> {
         mode: impl Fn(u32) -> Mode,
     ) -> Result<Measurement> {
         (self.progress)(&format!("{scenario} {measure}: {load_text}"));
-        let results = interleaved(
-            self.targets(),
-            spec,
-            rounds,
-            mode,
-            &self.watch,
-            self.pids(),
-        )
-        .await?;
+        let results =
+            interleaved(self.targets(), spec, rounds, mode, &self.watch, self.pids()).await?;
         let [direct, floor, anvil] = results.map(|(recorder, busy, peak)| {
             let mut stats = Stats::from(&recorder, spec.stream, busy);
             stats.rss_peak_mib = peak.map(rss::mib);

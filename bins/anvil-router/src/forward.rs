@@ -63,25 +63,35 @@ pub(crate) struct Draft {
     session: Option<String>,
 }
 
-impl Draft {
-    fn new(
-        state: &Arc<AppState>,
-        request_id: &str,
-        routing: &Routing,
-        canonical: &anvil_dialects::canonical::Request,
-        session: Option<String>,
-    ) -> Self {
-        let plan = &routing.plan;
+/// A decision record's plan: the plan's view and the residency it was made with, serialized on the
+/// decision writer's thread (2,000 instructions off the request path).
+struct PlanRecord(Arc<Routing>);
+
+impl serde::Serialize for PlanRecord {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         #[derive(serde::Serialize)]
-        struct PlanRecord<'a> {
+        struct Record<'a> {
             #[serde(flatten)]
             plan: crate::route::PlanView<'a>,
             residency: &'a Value,
         }
-        let plan_json = JsonText::to_text(&PlanRecord {
-            plan: crate::route::PlanView::new(plan),
-            residency: &routing.residency,
-        });
+        Record {
+            plan: crate::route::PlanView::new(&self.0.plan),
+            residency: &self.0.residency,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl Draft {
+    fn new(
+        state: &Arc<AppState>,
+        request_id: &str,
+        routing: &Arc<Routing>,
+        canonical: &anvil_dialects::canonical::Request,
+        session: Option<String>,
+    ) -> Self {
+        let plan = &routing.plan;
         // The prompt is kept only when the operator opted in; the log strips it otherwise.
         let prompt = state
             .config
@@ -97,7 +107,7 @@ impl Draft {
             work_class: plan.work_class.as_str(),
             confidence: plan.confidence,
             signals: JsonText::deferred(routing.classification.signals.clone()),
-            plan: plan_json,
+            plan: JsonText::deferred(PlanRecord(Arc::clone(routing))),
             prompt,
             prompt_tokens_estimate: routing.needs.prompt_tokens,
             started: Instant::now(),
@@ -511,7 +521,7 @@ async fn generate_inner(
     let mut notes = Vec::new();
     let canonical = request.to_canonical(&mut notes);
     let session = route::session_id(&hints, &headers, &json.object_of(&["metadata"]));
-    let routing = route::route(
+    let routing = Arc::new(route::route(
         &state.config,
         &state.profile.load(),
         &state.bound,
@@ -521,7 +531,7 @@ async fn generate_inner(
         &state.breakers.open_tiers(std::time::Instant::now()),
         session_budget(&state, session.as_deref()),
         &state.residency.load(),
-    );
+    ));
     let stream = json.is_true("stream");
     let draft = Draft::new(&state, &request_id, &routing, &canonical, session);
     let candidates = routing
@@ -548,13 +558,15 @@ async fn generate_inner(
         candidates,
         next: 0,
         last: None,
-        _permit: permit,
+        permit: Some(permit),
     };
-    Ok(if stream {
+    let response = if stream {
         walk.run_stream().await
     } else {
         walk.run_complete().await
-    })
+    };
+    crate::idle::defer(move || drop((request, bytes)));
+    Ok(response)
 }
 
 /// What the session may still spend on metered tiers, when it has a ceiling.
@@ -595,7 +607,7 @@ struct Walk {
     headers: HeaderMap,
     json: RawBody,
     canonical: anvil_dialects::canonical::Request,
-    routing: Routing,
+    routing: Arc<Routing>,
     model: String,
     bytes_in: usize,
     draft: Option<Draft>,
@@ -608,7 +620,7 @@ struct Walk {
     /// been tried after it.
     last: Option<(ApiError, bool)>,
     /// The concurrency slot, held until the walk (and its stream) ends.
-    _permit: OwnedSemaphorePermit,
+    permit: Option<OwnedSemaphorePermit>,
 }
 
 impl Walk {
@@ -866,6 +878,9 @@ impl Walk {
                 Err(error) => error.into_response(self.inbound, &self.request_id),
             };
             self.headers_for(out.headers_mut(), upstream.tier_id(), decision, &attempts);
+            // the walk's parsed request and plan are freed once the answer is out
+            drop(self.permit.take());
+            crate::idle::defer(move || drop(self));
             return out;
         }
         self.error_response()
@@ -1255,8 +1270,11 @@ fn complete_response(
         }
         Bytes::from(json.to_string())
     };
-    let usage = usage_of_bytes(inbound, &out);
-    log.done(200, out.len(), "ok", usage);
+    let answer = out.clone();
+    crate::idle::defer(move || {
+        let usage = usage_of_bytes(inbound, &answer);
+        log.done(200, answer.len(), "ok", usage);
+    });
     Ok(json_response(StatusCode::OK, out))
 }
 

@@ -8,6 +8,7 @@
 mod body;
 mod forward;
 mod handler;
+pub mod idle;
 mod models;
 mod raw_body;
 mod repoll;
@@ -142,7 +143,21 @@ impl AppState {
     /// A fresh request id: unique within this process, and across restarts.
     fn request_id(&self) -> String {
         let n = self.requests.fetch_add(1, Ordering::Relaxed);
-        format!("req_{:016x}{:08x}", self.id_prefix, n)
+        // `req_{:016x}{:08x}`, written by hand: `format!` was 1,400 instructions per request
+        let mut id = String::with_capacity(28);
+        id.push_str("req_");
+        push_hex(&mut id, self.id_prefix, 16);
+        push_hex(&mut id, n, 8);
+        id
+    }
+}
+
+/// Appends `value` in lowercase hex, zero-padded to at least `width` digits (`{:0width$x}`).
+fn push_hex(out: &mut String, value: u64, width: u32) {
+    let digits = (u64::BITS - value.leading_zeros()).div_ceil(4).max(width);
+    for shift in (0..digits).rev() {
+        let nibble = (value >> (shift * 4)) & 0xf;
+        out.push(char::from(b"0123456789abcdef"[nibble as usize]));
     }
 }
 
@@ -228,4 +243,27 @@ pub async fn bind(host: &str, port: u16) -> anyhow::Result<(TcpListener, SocketA
     let listener = TcpListener::bind((host, port)).await?;
     let addr = listener.local_addr()?;
     Ok((listener, addr))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn push_hex_writes_what_format_writes() {
+        for value in [
+            0,
+            1,
+            0xf,
+            0x10,
+            0xdead_beef,
+            0x1_0000_0000,
+            u64::MAX >> 1,
+            u64::MAX,
+        ] {
+            for width in [1, 8, 16] {
+                let mut out = String::new();
+                super::push_hex(&mut out, value, width);
+                assert_eq!(out, format!("{value:0w$x}", w = width as usize));
+            }
+        }
+    }
 }

@@ -97,6 +97,8 @@ fn serve(path: &Path, host: Option<String>, port: Option<u16>) -> ExitCode {
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // bookkeeping a request leaves for after its response (anvil_router::idle)
+        .on_thread_park(anvil_router::idle::run_deferred)
         .build()
     {
         Ok(runtime) => runtime,

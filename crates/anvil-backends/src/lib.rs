@@ -158,6 +158,9 @@ pub struct Upstream {
     endpoint: Uri,
     count_tokens: Option<Uri>,
     auth: Option<(HeaderName, HeaderValue)>,
+    /// The headers every request carries (content type, the key, the Anthropic version), made
+    /// once: copying a map is cheaper than parsing and checking names and values per request.
+    headers: HeaderMap,
     /// The key itself, kept only to scrub it from any text that leaves this crate.
     secret: Option<String>,
     client: HttpClient,
@@ -250,9 +253,21 @@ impl Upstream {
             }
         };
 
+        let mut headers = HeaderMap::with_capacity(4);
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Some((name, value)) = &auth {
+            headers.insert(name.clone(), value.clone());
+        }
+        if dialect == Dialect::Anthropic {
+            headers.insert(
+                HeaderName::from_static("anthropic-version"),
+                HeaderValue::from_static(ANTHROPIC_VERSION),
+            );
+        }
         Ok(Self {
             tier_id: tier.id.clone(),
             dialect,
+            headers,
             model: tier.model.clone(),
             endpoint,
             count_tokens,
@@ -329,22 +344,17 @@ impl Upstream {
     ) -> Result<UpstreamResponse, UpstreamError> {
         let started = Instant::now();
         let deadline = started + self.timeouts.total;
-        let mut builder = http::Request::builder()
-            .method(Method::POST)
-            .uri(uri)
-            .header(CONTENT_TYPE, "application/json");
-        if let Some((name, value)) = &self.auth {
-            builder = builder.header(name, value.clone());
-        }
+        let mut request = http::Request::new(Full::new(body));
+        *request.method_mut() = Method::POST;
+        *request.uri_mut() = uri;
+        let headers = request.headers_mut();
+        headers.clone_from(&self.headers);
         if self.dialect == Dialect::Anthropic {
-            builder = builder.header("anthropic-version", ANTHROPIC_VERSION);
-            for value in forward.get_all("anthropic-beta") {
-                builder = builder.header("anthropic-beta", value.clone());
+            let beta = HeaderName::from_static("anthropic-beta");
+            for value in forward.get_all(&beta) {
+                headers.append(beta.clone(), value.clone());
             }
         }
-        let request = builder
-            .body(Full::new(body))
-            .map_err(|e| UpstreamError::Connect(format!("building the request: {e}")))?;
 
         let first_byte = self.timeouts.first_byte.min(self.timeouts.total);
         let response = match tokio::time::timeout(first_byte, self.client.request(request)).await {
