@@ -471,23 +471,13 @@ mod tests {
                 _ => {}
             }
         }
-        let fixtures =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/clients");
         let mut checked = 0;
-        for entry in std::fs::read_dir(fixtures).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_none_or(|e| e != "json") {
-                continue;
-            }
-            let capture: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-            let Some(body) = capture.get("body_json").and_then(Value::as_object) else {
-                continue;
-            };
+        for (path, body) in capture_bodies() {
             let mut every = Vec::new();
-            names(&Value::Object(body.clone()), &mut every);
+            names(&body, &mut every);
             for text in [
-                serde_json::to_vec(body).unwrap(),
-                serde_json::to_vec_pretty(body).unwrap(),
+                serde_json::to_vec(&body).unwrap(),
+                serde_json::to_vec_pretty(&body).unwrap(),
             ] {
                 for name in &every {
                     let found = member(&text, name)
@@ -498,6 +488,24 @@ mod tests {
             }
         }
         assert!(checked > 100, "only {checked} names checked");
+    }
+
+    /// Every client capture's request body that is a JSON object, with the capture's path.
+    fn capture_bodies() -> Vec<(std::path::PathBuf, Value)> {
+        let fixtures =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/clients");
+        let mut bodies = Vec::new();
+        for entry in std::fs::read_dir(fixtures).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            let capture: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            if let Some(body) = capture.get("body_json").filter(|b| b.is_object()) {
+                bodies.push((path, body.clone()));
+            }
+        }
+        bodies
     }
 
     /// The members as serde reads them, the reference for [`scan_members`].
@@ -533,21 +541,11 @@ mod tests {
                 "{body}"
             );
         }
-        let fixtures =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/clients");
         let mut seen = 0;
-        for entry in std::fs::read_dir(fixtures).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_none_or(|e| e != "json") {
-                continue;
-            }
-            let capture: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-            let Some(body) = capture.get("body_json").filter(|b| b.is_object()) else {
-                continue;
-            };
+        for (path, body) in capture_bodies() {
             for text in [
-                serde_json::to_vec(body).unwrap(),
-                serde_json::to_vec_pretty(body).unwrap(),
+                serde_json::to_vec(&body).unwrap(),
+                serde_json::to_vec_pretty(&body).unwrap(),
             ] {
                 assert_eq!(
                     scan_members(&text),
