@@ -1490,18 +1490,10 @@ async fn run_pump(
             }
         };
         if !out.is_empty() {
-            let first = sent == 0;
             sent += out.len();
             if tx.send(out).await.is_err() {
                 // The client went away: dropping `body` closes the upstream connection.
                 break "client-disconnected";
-            }
-            if first {
-                // Let the connection write the head and this first event now. Otherwise, while an
-                // upstream has more chunks ready (a local model's burst), this task and the
-                // upstream connection's keep handing each other the worker and the client's
-                // first byte waits for up to a channel's worth of chunks.
-                tokio::task::yield_now().await;
             }
         }
         if end {
