@@ -25,13 +25,20 @@ struct Queue(Vec<Work>);
 impl Drop for Queue {
     fn drop(&mut self) {
         for work in std::mem::take(&mut self.0) {
-            work();
+            run(work);
         }
     }
 }
 
+/// Runs one item. A panic in bookkeeping is logged and contained: outside a task, it would
+/// otherwise unwind through the runtime's worker loop.
+fn run(work: Work) {
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).is_err() {
+        tracing::error!("deferred request bookkeeping panicked; its decision record may be lost");
+    }
+}
+
 thread_local! {
-    /// Whether this thread runs [`run_deferred`] before it parks.
     /// Whether this thread runs [`run_deferred`] before it parks: set by its first call, so
     /// only a runtime's worker threads (not its blocking threads) queue work.
     static ENABLED: Cell<bool> = const { Cell::new(false) };
@@ -51,7 +58,7 @@ pub(crate) fn defer(work: impl FnOnce() + 'static) {
         });
     }
     if let Some(work) = work {
-        work();
+        run(work);
     }
 }
 
@@ -60,7 +67,7 @@ pub(crate) fn defer(work: impl FnOnce() + 'static) {
 pub fn run_deferred() {
     let _ = ENABLED.try_with(|enabled| enabled.set(true));
     loop {
-        let batch = QUEUE
+        let mut batch = QUEUE
             .try_with(|queue| {
                 queue
                     .try_borrow_mut()
@@ -71,9 +78,17 @@ pub fn run_deferred() {
         if batch.is_empty() {
             return;
         }
-        for work in batch {
-            work();
+        for work in batch.drain(..) {
+            run(work);
         }
+        // hand the emptied buffer back, so the next request's work does not allocate a new one
+        let _ = QUEUE.try_with(|queue| {
+            if let Ok(mut queue) = queue.try_borrow_mut() {
+                if queue.0.is_empty() {
+                    queue.0 = batch;
+                }
+            }
+        });
     }
 }
 
@@ -137,6 +152,17 @@ mod tests {
         assert_eq!(*seen.borrow(), [999]);
         run_deferred();
         assert_eq!(seen.borrow().len(), MAX_QUEUED + 1);
+    }
+
+    #[test]
+    fn a_panicking_item_does_not_stop_the_others() {
+        run_deferred();
+        let (seen, push) = log();
+        defer(push(1));
+        defer(|| panic!("bookkeeping bug"));
+        defer(push(2));
+        run_deferred();
+        assert_eq!(*seen.borrow(), [1, 2]);
     }
 
     #[test]
