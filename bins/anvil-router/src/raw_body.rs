@@ -158,26 +158,17 @@ fn scan_members(bytes: &[u8]) -> Option<Vec<(String, Range<usize>)>> {
         at += 1;
     } else {
         loop {
-            if bytes.get(at) != Some(&b'"') {
-                return None;
-            }
-            let name_end = string_end(bytes, at)?;
-            let name = &bytes[at + 1..name_end - 1];
+            let (name, value) = member_at(bytes, at)?;
+            let name = &bytes[name];
             if name.contains(&b'\\') {
                 return None;
             }
             let name = std::str::from_utf8(name).ok()?;
-            at = skip_ws(bytes, name_end);
-            if bytes.get(at) != Some(&b':') {
-                return None;
-            }
-            let start = skip_ws(bytes, at + 1);
-            let end = value_end(bytes, start)?;
+            at = skip_ws(bytes, value.end);
             match members.iter_mut().find(|(known, _)| known == name) {
-                Some(member) => member.1 = start..end,
-                None => members.push((name.to_owned(), start..end)),
+                Some(member) => member.1 = value,
+                None => members.push((name.to_owned(), value)),
             }
-            at = skip_ws(bytes, end);
             match bytes.get(at) {
                 Some(b',') => at = skip_ws(bytes, at + 1),
                 Some(b'}') => {
@@ -202,30 +193,16 @@ pub fn member(bytes: &[u8], name: &str) -> Option<Range<usize>> {
     while let Some(at) = finder.rfind(&bytes[..before]) {
         before = at;
         // `"name"`, not part of a longer string, nor after an escaped quote (`"x\"name"`)
-        let end = at + name.len();
-        if at == 0 || bytes[at - 1] != b'"' || bytes.get(end) != Some(&b'"') {
+        if at == 0 || bytes[at - 1] != b'"' || escaped(bytes, at - 1) {
             continue;
         }
-        let backslashes = bytes[..at - 1]
-            .iter()
-            .rev()
-            .take_while(|&&b| b == b'\\')
-            .count();
-        if backslashes % 2 == 1 {
-            continue;
-        }
-        let colon = skip_ws(bytes, end + 1);
-        if bytes.get(colon) != Some(&b':') {
-            continue;
-        }
-        let start = skip_ws(bytes, colon + 1);
-        let Some(value_end) = value_end(bytes, start) else {
+        let Some((found, value)) = member_at(bytes, at - 1) else {
             continue;
         };
         // A string cannot hold an unescaped quote, so the candidate is a member name; it is a
         // top-level one when the members after it close the object that ends the text.
-        if closes_the_text(bytes, value_end) {
-            return Some(start..value_end);
+        if found == (at..at + name.len()) && closes_the_text(bytes, value.end) {
+            return Some(value);
         }
     }
     None
@@ -238,26 +215,40 @@ fn closes_the_text(bytes: &[u8], mut at: usize) -> bool {
         at = skip_ws(bytes, at);
         match bytes.get(at) {
             Some(b'}') => return skip_ws(bytes, at + 1) == bytes.len(),
-            Some(b',') => {
-                at = skip_ws(bytes, at + 1);
-                if bytes.get(at) != Some(&b'"') {
-                    return false;
-                }
-                let Some(name_end) = string_end(bytes, at) else {
-                    return false;
-                };
-                at = skip_ws(bytes, name_end);
-                if bytes.get(at) != Some(&b':') {
-                    return false;
-                }
-                match value_end(bytes, skip_ws(bytes, at + 1)) {
-                    Some(end) => at = end,
-                    None => return false,
-                }
-            }
+            Some(b',') => match member_at(bytes, skip_ws(bytes, at + 1)) {
+                Some((_, value)) => at = value.end,
+                None => return false,
+            },
             _ => return false,
         }
     }
+}
+
+/// The member whose name's opening quote is at `at` (`"name" : value`): the ranges of the name's
+/// text (between its quotes, escapes undecoded) and of the value.
+fn member_at(bytes: &[u8], at: usize) -> Option<(Range<usize>, Range<usize>)> {
+    if bytes.get(at) != Some(&b'"') {
+        return None;
+    }
+    let name_end = string_end(bytes, at)?;
+    let colon = skip_ws(bytes, name_end);
+    if bytes.get(colon) != Some(&b':') {
+        return None;
+    }
+    let start = skip_ws(bytes, colon + 1);
+    let end = value_end(bytes, start)?;
+    Some((at + 1..name_end - 1, start..end))
+}
+
+/// Whether the quote at `quote` is escaped: an odd run of backslashes right before it.
+fn escaped(bytes: &[u8], quote: usize) -> bool {
+    bytes[..quote]
+        .iter()
+        .rev()
+        .take_while(|&&b| b == b'\\')
+        .count()
+        % 2
+        == 1
 }
 
 fn skip_ws(bytes: &[u8], mut at: usize) -> usize {
@@ -277,12 +268,8 @@ fn string_end(bytes: &[u8], at: usize) -> Option<usize> {
     let mut from = at + 1;
     loop {
         let quote = from + memchr::memchr(b'"', bytes.get(from..)?)?;
-        let backslashes = bytes[at + 1..quote]
-            .iter()
-            .rev()
-            .take_while(|&&b| b == b'\\')
-            .count();
-        if backslashes % 2 == 0 {
+        // the opening quote at `at` ends any run of backslashes
+        if !escaped(bytes, quote) {
             return Some(quote + 1);
         }
         from = quote + 1;

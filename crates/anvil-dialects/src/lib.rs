@@ -28,7 +28,7 @@ pub use sse::SseEvent;
 
 /// Decodes a whole JSON body. A body that is valid UTF-8 (nearly all) is checked once up front,
 /// with the standard library's word-at-a-time check, and decoded as text, so serde skips its
-/// per-string check (on a 2 KB request, 3,000 instructions of the parse's 23,000); any other body
+/// per-string check (the 2 KB bench request's parse: 23,000 → 22,000 instructions); any other body
 /// is decoded as bytes, which gives the error and its position.
 pub(crate) fn from_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> serde_json::Result<T> {
     match std::str::from_utf8(body) {
