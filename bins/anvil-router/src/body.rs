@@ -1,4 +1,5 @@
-//! Response bodies: a complete buffer, or a channel a pump task feeds as the upstream streams.
+//! Response bodies: a complete buffer, a streamed answer pumped from the upstream as hyper polls for
+//! it, or a channel a task feeds (a stream whose headers went out before its tier was settled).
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -8,6 +9,8 @@ use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use tokio::sync::mpsc;
 
+use crate::forward::Pumped;
+
 /// The router's response body.
 pub enum Body {
     /// A complete body.
@@ -16,6 +19,9 @@ pub enum Body {
     /// sender. Dropping this body (the client went away) makes the task's next send fail, which is
     /// how the task learns to stop and close its upstream connection.
     Channel(mpsc::Receiver<Bytes>),
+    /// A streamed answer read from the upstream and passed on (or translated) each time the client
+    /// connection polls for more: no task or channel between the two connections.
+    Pumped(Box<Pumped>),
 }
 
 impl Body {
@@ -46,6 +52,9 @@ impl HttpBody for Body {
             Body::Channel(rx) => rx
                 .poll_recv(cx)
                 .map(|chunk| chunk.map(|b| Ok(Frame::data(b)))),
+            Body::Pumped(pumped) => pumped
+                .poll_next(cx)
+                .map(|chunk| chunk.map(|b| Ok(Frame::data(b)))),
         }
     }
 
@@ -57,7 +66,7 @@ impl HttpBody for Body {
         match self {
             Body::Full(Some(bytes)) => SizeHint::with_exact(bytes.len() as u64),
             Body::Full(None) => SizeHint::with_exact(0),
-            Body::Channel(_) => SizeHint::default(),
+            Body::Channel(_) | Body::Pumped(_) => SizeHint::default(),
         }
     }
 }

@@ -11,6 +11,9 @@
 //! [`Upstream`]'s `Debug` omits them.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use anvil_config::{Privacy, Tier, Timeouts};
@@ -18,7 +21,8 @@ use anvil_dialects::Dialect;
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderMap, Method, StatusCode, Uri};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
+use hyper::body::Body as _;
 use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -367,6 +371,8 @@ impl Upstream {
             body,
             idle: self.timeouts.idle,
             deadline,
+            timer: None,
+            waiting: false,
         };
         if !parts.status.is_success() {
             let mut collected = Vec::new();
@@ -449,32 +455,61 @@ pub struct UpstreamBody {
     body: Incoming,
     idle: Duration,
     deadline: Instant,
+    /// The idle (or total) deadline of the wait for the next frame, armed when a wait begins.
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// `timer` is set for the current wait.
+    waiting: bool,
 }
 
 impl UpstreamBody {
     /// The next chunk of data; `None` at the end of the body.
     pub async fn next_chunk(&mut self) -> Result<Option<Bytes>, UpstreamError> {
+        std::future::poll_fn(|cx| self.poll_chunk(cx)).await
+    }
+
+    /// [`next_chunk`](Self::next_chunk) as a poll, for a response body that pumps the upstream
+    /// from the client connection's own task. A wait for the next frame fails after the idle
+    /// timeout, and any call after the total deadline fails.
+    pub fn poll_chunk(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Option<Bytes>, UpstreamError>> {
+        let now = Instant::now();
+        if now >= self.deadline {
+            return Poll::Ready(Err(UpstreamError::TotalTimeout));
+        }
         loop {
-            let now = Instant::now();
-            if now >= self.deadline {
-                return Err(UpstreamError::TotalTimeout);
-            }
-            let limit = self.idle.min(self.deadline - now);
-            let frame = match tokio::time::timeout(limit, self.body.frame()).await {
-                Err(_) if Instant::now() >= self.deadline => {
-                    return Err(UpstreamError::TotalTimeout)
+            match Pin::new(&mut self.body).poll_frame(cx) {
+                Poll::Ready(None) => return Poll::Ready(Ok(None)),
+                Poll::Ready(Some(Err(e))) => {
+                    return Poll::Ready(Err(UpstreamError::Body(error_chain(&e))))
                 }
-                Err(_) => return Err(UpstreamError::IdleTimeout),
-                Ok(None) => return Ok(None),
-                Ok(Some(Err(e))) => return Err(UpstreamError::Body(error_chain(&e))),
-                Ok(Some(Ok(frame))) => frame,
-            };
-            // Trailers carry nothing anvil uses.
-            if let Ok(data) = frame.into_data() {
-                if !data.is_empty() {
-                    return Ok(Some(data));
+                Poll::Ready(Some(Ok(frame))) => {
+                    self.waiting = false;
+                    // Trailers carry nothing anvil uses.
+                    if let Ok(data) = frame.into_data() {
+                        if !data.is_empty() {
+                            return Poll::Ready(Ok(Some(data)));
+                        }
+                    }
                 }
+                Poll::Pending => break,
             }
+        }
+        let until = self.deadline.min(now + self.idle);
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(until)));
+        if !self.waiting {
+            timer.as_mut().reset(until);
+            self.waiting = true;
+        }
+        match timer.as_mut().poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(()) if Instant::now() >= self.deadline => {
+                Poll::Ready(Err(UpstreamError::TotalTimeout))
+            }
+            Poll::Ready(()) => Poll::Ready(Err(UpstreamError::IdleTimeout)),
         }
     }
 
@@ -586,6 +621,79 @@ mod tests {
         )
         .unwrap();
         assert!(local.auth.is_none());
+    }
+
+    /// A one-connection upstream on real TCP: it answers 200 with a chunked body whose chunks go
+    /// out after the given waits (on tokio's clock), then holds the connection open, silent.
+    async fn trickle(chunks: Vec<(Duration, &'static str)>) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/v1/", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = vec![0; 64 * 1024];
+            let _ = socket.read(&mut request).await.unwrap();
+            let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
+            socket.write_all(head.as_bytes()).await.unwrap();
+            for (wait, text) in chunks {
+                tokio::time::sleep(wait).await;
+                let chunk = format!("{:x}\r\n{text}\r\n", text.len());
+                socket.write_all(chunk.as_bytes()).await.unwrap();
+            }
+            std::future::pending::<()>().await;
+        });
+        url
+    }
+
+    async fn open(url: String, idle: u64, total: u64) -> UpstreamBody {
+        let mut tier = tier(ConfigDialect::OpenAi, Privacy::Local, None);
+        tier.base_url = url;
+        let timeouts = Timeouts {
+            idle: Duration::from_secs(idle),
+            total: Duration::from_secs(total),
+            ..Timeouts::default()
+        };
+        let upstream = Upstream::bind(&tier, timeouts, &env).unwrap();
+        let response = upstream
+            .send(Bytes::from_static(b"{}"), &HeaderMap::new())
+            .await
+            .unwrap();
+        response.body
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_silent_past_the_idle_timeout_fails_with_idle_timeout() {
+        let url = trickle(vec![
+            (Duration::ZERO, "data: 1\n\n"),
+            (Duration::from_secs(4), "data: 2\n\n"),
+        ])
+        .await;
+        let mut body = open(url, 5, 60).await;
+        assert_eq!(body.next_chunk().await.unwrap().unwrap(), "data: 1\n\n");
+        // 4 s of silence is within the idle timeout
+        assert_eq!(body.next_chunk().await.unwrap().unwrap(), "data: 2\n\n");
+        let waiting = Instant::now();
+        let error = body.next_chunk().await.unwrap_err();
+        assert!(matches!(error, UpstreamError::IdleTimeout), "{error}");
+        assert_eq!(waiting.elapsed().as_secs(), 5);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_that_keeps_trickling_fails_at_the_total_deadline() {
+        let every = Duration::from_secs(3);
+        let url = trickle(vec![(every, "a"), (every, "b"), (every, "c"), (every, "d")]).await;
+        let started = Instant::now();
+        let mut body = open(url, 5, 8).await;
+        let mut got = String::new();
+        let error = loop {
+            match body.next_chunk().await {
+                Ok(Some(chunk)) => got.push_str(std::str::from_utf8(&chunk).unwrap()),
+                Ok(None) => panic!("the body ended"),
+                Err(error) => break error,
+            }
+        };
+        assert!(matches!(error, UpstreamError::TotalTimeout), "{error}");
+        assert_eq!((got.as_str(), started.elapsed().as_secs()), ("ab", 8));
     }
 
     #[test]

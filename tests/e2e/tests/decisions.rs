@@ -229,3 +229,42 @@ async fn the_substrate_cli_edits_the_live_profile_and_reads_the_decisions() {
     );
     assert!(text.contains("review"), "{text}");
 }
+
+#[tokio::test]
+async fn a_client_that_leaves_before_the_answer_leaves_a_499_record() {
+    let stack = Stack::start().unwrap();
+    for (i, stream) in [false, true].into_iter().enumerate() {
+        let body = Dialect::Anthropic.text_request("chat", "wait MOCK:hang", stream);
+        let url = stack.url(Dialect::Anthropic.path());
+        let waiting = tokio::spawn(async move {
+            http::post_json(&url, &body, &Dialect::Anthropic.client_headers()).await
+        });
+        // the router has called the tier, which holds its answer back
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while stack.mock.requests().await.unwrap().len() <= i {
+            assert!(Instant::now() < deadline, "the tier was never called");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // dropping the client's task closes its connection
+        waiting.abort();
+    }
+    let h = wait_health(&stack, |h| h["decision_log"]["written"] == 2).await;
+    assert_eq!(
+        h["decision_log"]["written"],
+        2,
+        "{h}\n{}",
+        stack.router.logs()
+    );
+    let store = Store::open(&database(&stack).to_string_lossy())
+        .await
+        .unwrap();
+    let records = store.tail(10).await.unwrap();
+    assert_eq!(records.len(), 2, "{records:?}");
+    for record in &records {
+        assert_eq!(
+            (record.status, record.served_tier.as_deref()),
+            (499, None),
+            "{record:?}"
+        );
+    }
+}
