@@ -19,7 +19,7 @@ use std::time::Duration;
 use anvil_config::{Privacy, Tier, Timeouts};
 use anvil_dialects::Dialect;
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use http::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE, HOST};
 use http::{HeaderMap, Method, StatusCode, Uri};
 use http_body_util::Full;
 use hyper::body::Body as _;
@@ -257,7 +257,25 @@ impl Upstream {
             }
         };
 
-        let mut headers = HeaderMap::with_capacity(4);
+        let mut headers = HeaderMap::with_capacity(8);
+        // What hyper's client would write per request from the URI (both endpoints share the
+        // authority): the host, and the port unless it is the scheme's default.
+        if let Some(host) = endpoint.host() {
+            let default_port = if endpoint.scheme() == Some(&http::uri::Scheme::HTTPS) {
+                443
+            } else {
+                80
+            };
+            let value = match endpoint.port_u16() {
+                Some(port) if port != default_port => {
+                    HeaderValue::from_str(&format!("{host}:{port}"))
+                }
+                _ => HeaderValue::from_str(host),
+            };
+            if let Ok(value) = value {
+                headers.insert(HOST, value);
+            }
+        }
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         if let Some((name, value)) = &auth {
             headers.insert(name.clone(), value.clone());
@@ -588,12 +606,28 @@ mod tests {
             )
             .unwrap();
             assert_eq!(up.endpoint.to_string(), endpoint);
+            assert_eq!(up.headers[HOST], "127.0.0.1:9");
             let (name, got) = up.auth.clone().unwrap();
             assert_eq!((name.as_str(), got.to_str().unwrap()), (header, value));
             assert!(got.is_sensitive());
             let debug = format!("{up:?}");
             assert!(!debug.contains("sk-secret"), "{debug}");
             assert_eq!(up.redact("bad key sk-secret-value!"), "bad key [redacted]!");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_host_header_names_the_port_only_when_it_is_not_the_default() {
+        for (base_url, host) in [
+            ("https://api.example.com/v1/", "api.example.com"),
+            ("https://api.example.com:8443/v1/", "api.example.com:8443"),
+            ("http://localhost/v1", "localhost"),
+            ("http://localhost:8080/v1", "localhost:8080"),
+        ] {
+            let mut tier = tier(ConfigDialect::OpenAi, Privacy::Cloud, Some("KEY"));
+            tier.base_url = base_url.into();
+            let up = Upstream::bind(&tier, Timeouts::default(), &env).unwrap();
+            assert_eq!(up.headers[HOST], host, "{base_url}");
         }
     }
 
