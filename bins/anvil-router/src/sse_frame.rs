@@ -63,14 +63,18 @@ fn ends_event(bytes: &[u8]) -> bool {
     bytes.ends_with(b"\n\n") || bytes.ends_with(b"\n\r\n") || bytes.ends_with(b"\r\r")
 }
 
-/// The index just past the last blank line, if any.
+/// The index just past the last blank line, if any. Only the line breaks are looked at: a blank
+/// line ends with one.
 fn last_boundary(bytes: &[u8]) -> Option<usize> {
-    (2..=bytes.len()).rev().find(|&i| ends_event(&bytes[..i]))
+    memchr::memchr2_iter(b'\n', b'\r', bytes)
+        .rev()
+        .map(|at| at + 1)
+        .find(|&end| ends_event(&bytes[..end]))
 }
 
 fn count_boundaries(bytes: &[u8]) -> u64 {
-    (2..=bytes.len())
-        .filter(|&i| ends_event(&bytes[..i]))
+    memchr::memchr2_iter(b'\n', b'\r', bytes)
+        .filter(|&at| ends_event(&bytes[..at + 1]))
         .count() as u64
 }
 
@@ -98,6 +102,18 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Looking only at line breaks finds what trying every position finds.
+        #[test]
+        fn boundaries_are_found_at_line_breaks(
+            bytes in proptest::collection::vec(proptest::sample::select(b"\n\r\na:".to_vec()), 0..40),
+        ) {
+            let ends: Vec<usize> = (2..=bytes.len()).filter(|&i| ends_event(&bytes[..i])).collect();
+            proptest::prop_assert_eq!(last_boundary(&bytes), ends.last().copied());
+            proptest::prop_assert_eq!(count_boundaries(&bytes), ends.len() as u64);
+        }
+    }
+
     #[test]
     fn an_incomplete_tail_is_held_back() {
         let mut framer = SseFramer::default();
@@ -121,6 +137,14 @@ mod tests {
 /// event of `chunk` (whole events only) that lacks one. Chunks that already comply are returned as
 /// they are.
 pub fn with_event_lines(chunk: bytes::Bytes) -> bytes::Bytes {
+    if names_every_event(&chunk) {
+        return chunk;
+    }
+    add_event_lines(chunk)
+}
+
+/// [`with_event_lines`] for any chunk.
+fn add_event_lines(chunk: bytes::Bytes) -> bytes::Bytes {
     let text = match std::str::from_utf8(&chunk) {
         Ok(text) => text,
         Err(_) => return chunk,
@@ -158,6 +182,27 @@ pub fn with_event_lines(chunk: bytes::Bytes) -> bytes::Bytes {
     bytes::Bytes::from(out)
 }
 
+/// Whether every event of `chunk` (each run ending in a blank line) that is not blank has an
+/// `event:` or comment line: the common case, checked without decoding or allocating (a conforming
+/// chunk took 2k instructions through the general path). `false` sends the chunk down that path,
+/// which decides exactly.
+fn names_every_event(chunk: &[u8]) -> bool {
+    let mut rest = chunk;
+    while !rest.is_empty() {
+        let end = memchr::memmem::find(rest, b"\n\n").map_or(rest.len(), |at| at + 2);
+        let (event, after) = rest.split_at(end);
+        rest = after;
+        let named = event.starts_with(b"event:")
+            || event.starts_with(b":")
+            || memchr::memmem::find(event, b"\nevent:").is_some()
+            || memchr::memmem::find(event, b"\n:").is_some();
+        if !named && !event.iter().all(u8::is_ascii_whitespace) {
+            return false;
+        }
+    }
+    true
+}
+
 #[cfg(test)]
 mod event_line_tests {
     use super::*;
@@ -184,6 +229,26 @@ mod event_line_tests {
                 with_event_lines(Bytes::from(input)),
                 expected.as_bytes(),
                 "{input}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        /// The quick check only ever lets through what the general path would leave as it is.
+        #[test]
+        fn the_quick_check_agrees_with_the_general_path(
+            lines in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "event: a", "data: {\"type\":\"b\"}", ": keep-alive", "", " ", "\r",
+                    "data: event: x", "id: 1", "data: \u{a0}", "\u{a0}", "data: {\"type\":\"\u{e9}\"}",
+                ]),
+                0..12,
+            ),
+        ) {
+            let chunk = Bytes::from(lines.join("\n"));
+            proptest::prop_assert_eq!(
+                with_event_lines(chunk.clone()),
+                add_event_lines(chunk)
             );
         }
     }
