@@ -862,20 +862,36 @@ impl Walk {
         response
     }
 
-    /// A non-streamed request: each candidate's answer is read whole, verified when its decision
-    /// says so, and the first that passes is sent.
-    async fn run_complete(mut self) -> Response<Body> {
-        let state = Arc::clone(&self.state);
+    /// Calls candidates until one answers (its headers arrived): that tier, its decision, the
+    /// response and when it was sent. `None` once no candidate is left or a failure ends the walk.
+    async fn next_answer<'s>(
+        &mut self,
+        state: &'s AppState,
+    ) -> Option<(
+        &'s Upstream,
+        Decision,
+        anvil_backends::UpstreamResponse,
+        Instant,
+    )> {
         while let Some((index, decision)) = self.next_candidate() {
             let Some(upstream) = state.upstreams.get(index).and_then(Option::as_ref) else {
                 continue;
             };
             let sent_at = Instant::now();
-            let response = match self.send(upstream).await {
-                Ok(response) => response,
+            match self.send(upstream).await {
+                Ok(response) => return Some((upstream, decision, response, sent_at)),
                 Err(error) if self.unanswered(upstream, &error, sent_at) => continue,
                 Err(_) => break,
-            };
+            }
+        }
+        None
+    }
+
+    /// A non-streamed request: each candidate's answer is read whole, verified when its decision
+    /// says so, and the first that passes is sent.
+    async fn run_complete(mut self) -> Response<Body> {
+        let state = Arc::clone(&self.state);
+        while let Some((upstream, decision, response, sent_at)) = self.next_answer(&state).await {
             let verify = self.verifies(decision);
             let bytes = if verify {
                 match self.hold_complete(upstream, response.body, sent_at).await {
@@ -1025,16 +1041,7 @@ impl Walk {
     /// attempt's stream is the response body.
     async fn stream_direct(mut self) -> Response<Body> {
         let state = Arc::clone(&self.state);
-        while let Some((index, decision)) = self.next_candidate() {
-            let Some(upstream) = state.upstreams.get(index).and_then(Option::as_ref) else {
-                continue;
-            };
-            let sent_at = Instant::now();
-            let response = match self.send(upstream).await {
-                Ok(response) => response,
-                Err(error) if self.unanswered(upstream, &error, sent_at) => continue,
-                Err(_) => break,
-            };
+        if let Some((upstream, decision, response, sent_at)) = self.next_answer(&state).await {
             let log = self.serving(upstream, sent_at, response.time_to_headers);
             let out =
                 self.stream_response(upstream, decision, Vec::new(), Some(response.body), log);
