@@ -1016,9 +1016,10 @@ impl Walk {
         None
     }
 
-    /// A streamed request. The walk runs in a task: the response head is decided there (an error,
-    /// the answer's headers, or — when a commit window holds long enough for a keep-alive to be
-    /// due — early headers followed by keep-alives).
+    /// A streamed request. When a candidate may hold its answer in the commit window, the walk runs
+    /// in a task and the response head is decided there (an error, the answer's headers, or — when
+    /// the window holds long enough for a keep-alive to be due — early headers followed by
+    /// keep-alives); otherwise it runs here ([`Walk::stream_direct`]).
     async fn run_stream(self) -> Response<Body> {
         if !self.candidates.iter().any(|&(_, d)| self.verifies(d)) {
             return self.stream_direct().await;
