@@ -242,10 +242,13 @@ impl Usage {
     }
 }
 
-/// Prompt and completion tokens from a canonical stream's `Finish` event.
+/// Prompt and completion tokens from a canonical stream's events: the `Finish` event's usage, or,
+/// before it, the `Start` event's (a stream cut short still spent its prompt, and the pass-through
+/// tap records what it saw too), the later winning.
 fn usage_of_events(events: &[anvil_dialects::StreamEvent]) -> Option<(u64, u64)> {
-    events.iter().find_map(|event| match event {
-        anvil_dialects::StreamEvent::Finish { usage: Some(u), .. } => Some((
+    events.iter().rev().find_map(|event| match event {
+        anvil_dialects::StreamEvent::Start { usage: Some(u), .. }
+        | anvil_dialects::StreamEvent::Finish { usage: Some(u), .. } => Some((
             u.input_tokens
                 + u.cache_read_input_tokens.unwrap_or(0)
                 + u.cache_creation_input_tokens.unwrap_or(0),
@@ -1895,6 +1898,35 @@ mod tests {
         // no usage member anywhere: none read
         let bare = "data: {\"choices\": []}\n\ndata: [DONE]\n\n";
         assert_eq!(passed_usage(Dialect::OpenAiChat, bare, 5), None);
+    }
+
+    #[test]
+    fn a_translated_stream_cut_short_keeps_the_usage_its_start_reported() {
+        use anvil_dialects::canonical::Usage as Counts;
+        use anvil_dialects::StreamEvent;
+        let start = StreamEvent::Start {
+            id: "m".into(),
+            model: "m".into(),
+            usage: Some(Counts {
+                input_tokens: 9,
+                output_tokens: 1,
+                cache_read_input_tokens: Some(4),
+                ..Counts::default()
+            }),
+        };
+        assert_eq!(usage_of_events(std::slice::from_ref(&start)), Some((13, 1)));
+        let finish = StreamEvent::Finish {
+            stop_reason: None,
+            stop_sequence: None,
+            usage: Some(Counts {
+                input_tokens: 9,
+                output_tokens: 5,
+                cache_read_input_tokens: Some(4),
+                ..Counts::default()
+            }),
+        };
+        assert_eq!(usage_of_events(&[start, finish]), Some((13, 5)));
+        assert_eq!(usage_of_events(&[StreamEvent::Ping]), None);
     }
 
     #[test]
