@@ -194,7 +194,7 @@ fn usage_of_bytes(dialect: Dialect, answer: &[u8]) -> Option<(u64, u64)> {
 }
 
 /// The token counts of a `usage` object in any of the three spellings (absent counts are 0).
-#[derive(serde::Deserialize, Default, Debug, Clone, Copy, PartialEq)]
+#[derive(serde::Deserialize, Default, Clone, Copy)]
 #[serde(default)]
 struct Usage {
     input_tokens: Option<u64>,
@@ -208,23 +208,16 @@ struct Usage {
 impl Usage {
     /// Takes every count `later` has.
     fn update(&mut self, later: Usage) {
-        let take = |mine: &mut Option<u64>, theirs: Option<u64>| {
-            if theirs.is_some() {
-                *mine = theirs;
-            }
-        };
-        take(&mut self.input_tokens, later.input_tokens);
-        take(&mut self.output_tokens, later.output_tokens);
-        take(
-            &mut self.cache_read_input_tokens,
-            later.cache_read_input_tokens,
-        );
-        take(
-            &mut self.cache_creation_input_tokens,
-            later.cache_creation_input_tokens,
-        );
-        take(&mut self.prompt_tokens, later.prompt_tokens);
-        take(&mut self.completion_tokens, later.completion_tokens);
+        self.input_tokens = later.input_tokens.or(self.input_tokens);
+        self.output_tokens = later.output_tokens.or(self.output_tokens);
+        self.cache_read_input_tokens = later
+            .cache_read_input_tokens
+            .or(self.cache_read_input_tokens);
+        self.cache_creation_input_tokens = later
+            .cache_creation_input_tokens
+            .or(self.cache_creation_input_tokens);
+        self.prompt_tokens = later.prompt_tokens.or(self.prompt_tokens);
+        self.completion_tokens = later.completion_tokens.or(self.completion_tokens);
     }
 
     fn tokens(&self, dialect: Dialect) -> (u64, u64) {
@@ -248,12 +241,9 @@ impl Usage {
 fn usage_of_events(events: &[anvil_dialects::StreamEvent]) -> Option<(u64, u64)> {
     events.iter().rev().find_map(|event| match event {
         anvil_dialects::StreamEvent::Start { usage: Some(u), .. }
-        | anvil_dialects::StreamEvent::Finish { usage: Some(u), .. } => Some((
-            u.input_tokens
-                + u.cache_read_input_tokens.unwrap_or(0)
-                + u.cache_creation_input_tokens.unwrap_or(0),
-            u.output_tokens,
-        )),
+        | anvil_dialects::StreamEvent::Finish { usage: Some(u), .. } => {
+            Some(crate::walk::tokens(u))
+        }
         _ => None,
     })
 }
@@ -1394,9 +1384,8 @@ struct UsageTap {
     sse: anvil_dialects::sse::SseDecoder,
     events: Vec<anvil_dialects::SseEvent>,
     /// Every count seen so far, later events overriding earlier ones (Anthropic's message_delta
-    /// over its message_start).
-    seen: Usage,
-    usage: Option<(u64, u64)>,
+    /// over its message_start); `None` until an event carried a usage.
+    seen: Option<Usage>,
 }
 
 /// `"usage"`: a `usage` member name (inside a JSON string the quotes would be escaped).
@@ -1409,8 +1398,7 @@ impl UsageTap {
             dialect,
             sse: anvil_dialects::sse::SseDecoder::new(),
             events: Vec::new(),
-            seen: Usage::default(),
-            usage: None,
+            seen: None,
         }
     }
 
@@ -1435,8 +1423,7 @@ impl UsageTap {
         }
         for event in &self.events {
             if let Some(usage) = usage_of_event(event.data.as_bytes()) {
-                self.seen.update(usage);
-                self.usage = Some(self.seen.tokens(self.dialect));
+                self.seen.get_or_insert_default().update(usage);
             }
         }
     }
@@ -1512,7 +1499,7 @@ impl Pump {
     /// Prompt and completion tokens, once the stream reported them.
     fn usage(&self) -> Option<(u64, u64)> {
         match self {
-            Pump::Pass { tap, .. } => tap.usage,
+            Pump::Pass { tap, .. } => tap.seen.map(|u| u.tokens(tap.dialect)),
             Pump::Translate { usage, .. } => *usage,
         }
     }

@@ -395,15 +395,18 @@ impl Held {
     /// Prompt and completion tokens the stream reported.
     pub fn usage(&self) -> Option<(u64, u64)> {
         let u = self.answer.response().usage;
-        (u.input_tokens + u.output_tokens > 0).then(|| {
-            (
-                u.input_tokens
-                    + u.cache_read_input_tokens.unwrap_or(0)
-                    + u.cache_creation_input_tokens.unwrap_or(0),
-                u.output_tokens,
-            )
-        })
+        (u.input_tokens + u.output_tokens > 0).then(|| tokens(&u))
     }
+}
+
+/// Prompt tokens (cache reads and writes included) and completion tokens of a canonical usage.
+pub(crate) fn tokens(u: &anvil_dialects::canonical::Usage) -> (u64, u64) {
+    (
+        u.input_tokens
+            + u.cache_read_input_tokens.unwrap_or(0)
+            + u.cache_creation_input_tokens.unwrap_or(0),
+        u.output_tokens,
+    )
 }
 
 /// USD for `usage` at `tier`'s prices (0 for a tier without prices).
