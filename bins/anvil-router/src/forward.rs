@@ -284,6 +284,20 @@ impl Log {
         self.draft
             .finish(Some(&self.tier), &mut self.ledger, status, usage);
     }
+
+    /// Runs `finish` (which ends in [`Log::done`]) once the worker is idle, after the response is
+    /// out, unless the request charges a session budget: then it runs now, before the client has
+    /// the end of the answer, so that the session's next request is planned with this one's cost
+    /// counted (deferred, a client that sent its next request at once could be routed to a
+    /// metered tier past the ceiling).
+    fn finish_soon(self, finish: impl FnOnce(Log) + 'static) {
+        let draft = &self.draft;
+        if draft.session.is_some() && draft.state.config.budgets.session_usd.is_some() {
+            finish(self);
+        } else {
+            crate::idle::defer(move || finish(self));
+        }
+    }
 }
 
 fn now_unix() -> u64 {
@@ -1352,7 +1366,7 @@ fn complete_response(
         Bytes::from(json.to_string())
     };
     let answer = out.clone();
-    crate::idle::defer(move || {
+    log.finish_soon(move |log| {
         let usage = usage_of_bytes(inbound, &answer);
         log.done(200, answer.len(), "ok", usage);
     });
@@ -1686,7 +1700,7 @@ impl Pumped {
         // A body dropped before its first poll: the client left before the head went out.
         let status = if self.polled { 200 } else { 499 };
         let sent = self.sent;
-        crate::idle::defer(move || log.done(status, sent, outcome, usage));
+        log.finish_soon(move |log| log.done(status, sent, outcome, usage));
     }
 }
 
