@@ -358,6 +358,35 @@ async fn with_the_cloud_tier_keyed_and_the_class_metered_a_local_miss_escalates(
         .unwrap()
         .iter()
         .any(|d| d["tier"] == "cloud" && d["reason"] == "session-budget"));
+
+    // The same for a streamed answer, read to its end: the session is charged before the
+    // stream's last chunk, so its next request, sent at once, is planned with the cost counted.
+    let streamed_session = |dialect: Dialect| {
+        let mut h = headers(dialect);
+        h.push(("x-anvil-session", "budget-test-streamed"));
+        h
+    };
+    let mut body_streamed = body_ok.clone();
+    body_streamed["stream"] = json!(true);
+    let first = http::open_json(&url, &body_streamed, &streamed_session(Dialect::Chat))
+        .await
+        .unwrap();
+    assert_eq!(first.status.as_u16(), 200);
+    assert_eq!(first.header("x-anvil-tier").as_deref(), Some("cloud"));
+    let finished = first.finish().await;
+    assert!(finished.error.is_none(), "{:?}", finished.error);
+    let second = http::open_json(&url, &body_streamed, &streamed_session(Dialect::Chat))
+        .await
+        .unwrap();
+    assert_eq!(
+        second.status.as_u16(),
+        503,
+        "the spent session must not reach the cloud tier"
+    );
+    assert_eq!(
+        second.header("x-anvil-attempts").as_deref(),
+        Some("fast-local:verify-failed(refusal),heavy-local:verify-failed(refusal)"),
+    );
 }
 
 /// The last decision records once `n` were written (the log writes them off the request path).
