@@ -2,7 +2,9 @@
 //!
 //! Once a non-streamed answer is in hand, what stands between the upstream's last byte and the
 //! client's is anvil's own bookkeeping: reading `usage` out of the answer, the decision record,
-//! the budget charge, and freeing the request's parsed forms. None of it changes the response. A
+//! the budget charge, and freeing the request's parsed forms. None of it changes the response (a
+//! request that charges a session budget is the exception: its charge must land before the
+//! session's next request is planned, so it runs before the answer is out). A
 //! worker that runs out of tasks parks (waits in `epoll_wait`); tokio calls
 //! [`run_deferred`] just before, from the runtime's `on_thread_park` hook, so [`defer`]red work
 //! runs after hyper has written the response, in time the thread would otherwise spend waiting.
