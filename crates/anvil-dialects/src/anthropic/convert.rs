@@ -1,5 +1,7 @@
 //! Anthropic Messages ⇄ canonical, for requests and complete responses.
 
+use std::fmt;
+
 use serde_json::{Map, Number, Value};
 
 use super::wire::{
@@ -12,9 +14,38 @@ use crate::canonical::{self, Lossy, LossyNotes, MediaSource, Part, Signature};
 use crate::Dialect;
 
 /// Reports every key of `extra` as dropped under `path`.
-fn note_extra(extra: &Map<String, Value>, path: &str, notes: &mut LossyNotes) {
+fn note_extra(extra: &Map<String, Value>, path: impl fmt::Display, notes: &mut LossyNotes) {
+    if extra.is_empty() {
+        return;
+    }
+    let path = path.to_string();
     for key in extra.keys() {
-        notes.push(Lossy::dropped(join(path, key)));
+        notes.push(Lossy::dropped(join(&path, key)));
+    }
+}
+
+/// Where a block sits in a request or answer (`messages[3].content[0]`), written out only when a
+/// note names it. Formatting the path of every message and block up front cost a `format!` each
+/// on every request (three of the five on a 2 KB request's path; hundreds on a Claude Code
+/// session's), for notes that are almost never taken.
+#[derive(Clone, Copy)]
+enum At<'a> {
+    /// A top-level field (`""`: the request or answer itself).
+    Root(&'static str),
+    /// `parent[index]`.
+    Index(&'a At<'a>, usize),
+    /// `parent.key`.
+    Key(&'a At<'a>, &'static str),
+}
+
+impl fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            At::Root(name) => f.write_str(name),
+            At::Index(parent, index) => write!(f, "{parent}[{index}]"),
+            At::Key(At::Root(""), key) => f.write_str(key),
+            At::Key(parent, key) => write!(f, "{parent}.{key}"),
+        }
     }
 }
 
@@ -54,24 +85,24 @@ pub fn request_to_canonical(req: &Request, notes: &mut LossyNotes) -> canonical:
         }),
         Some(System::Blocks(blocks)) => {
             for (i, block) in blocks.iter().enumerate() {
-                let path = format!("system[{i}]");
+                let path = At::Index(&At::Root("system"), i);
                 match block {
                     ContentBlock::Text(t) => {
-                        note_extra(&t.extra, &path, notes);
+                        note_extra(&t.extra, path, notes);
                         out.system.push(canonical::SystemPart {
                             text: t.text.clone(),
                             cache_control: cache(&t.cache_control),
                         });
                     }
-                    _ => notes.push(Lossy::dropped(path)),
+                    _ => notes.push(Lossy::dropped(path.to_string())),
                 }
             }
         }
     }
 
     for (i, msg) in req.messages.iter().enumerate() {
-        let path = format!("messages[{i}]");
-        note_extra(&msg.extra, &path, notes);
+        let path = At::Index(&At::Root("messages"), i);
+        note_extra(&msg.extra, path, notes);
         let role = match msg.role {
             Role::User => canonical::Role::User,
             Role::Assistant => canonical::Role::Assistant,
@@ -82,7 +113,7 @@ pub fn request_to_canonical(req: &Request, notes: &mut LossyNotes) -> canonical:
                 text: text.clone(),
                 cache_control: None,
             }],
-            Content::Blocks(blocks) => blocks_to_parts(blocks, &format!("{path}.content"), notes),
+            Content::Blocks(blocks) => blocks_to_parts(blocks, At::Key(&path, "content"), notes),
         };
         out.messages.push(canonical::Message { role, content });
     }
@@ -91,7 +122,7 @@ pub fn request_to_canonical(req: &Request, notes: &mut LossyNotes) -> canonical:
         for (i, tool) in tools.iter().enumerate() {
             match tool {
                 Tool::Custom(t) => {
-                    note_extra(&t.extra, &format!("tools[{i}]"), notes);
+                    note_extra(&t.extra, At::Index(&At::Root("tools"), i), notes);
                     out.tools
                         .push(canonical::Tool::Function(canonical::FunctionTool {
                             name: t.name.clone(),
@@ -177,37 +208,40 @@ pub fn request_to_canonical(req: &Request, notes: &mut LossyNotes) -> canonical:
 
 /// Converts content blocks to canonical parts; blocks with no canonical counterpart (server tool
 /// blocks, search results …) are noted as dropped.
-fn blocks_to_parts(blocks: &[ContentBlock], path: &str, notes: &mut LossyNotes) -> Vec<Part> {
+fn blocks_to_parts(blocks: &[ContentBlock], path: At<'_>, notes: &mut LossyNotes) -> Vec<Part> {
     let mut parts = Vec::with_capacity(blocks.len());
     for (j, block) in blocks.iter().enumerate() {
-        let path = format!("{path}[{j}]");
-        if let Some(part) = block_to_part(block, &path, notes) {
+        if let Some(part) = block_to_part(block, At::Index(&path, j), notes) {
             parts.push(part);
         }
     }
     parts
 }
 
-fn source_to_canonical(source: &Source, path: &str, notes: &mut LossyNotes) -> Option<MediaSource> {
-    let path = format!("{path}.source");
+fn source_to_canonical(
+    source: &Source,
+    path: At<'_>,
+    notes: &mut LossyNotes,
+) -> Option<MediaSource> {
+    let path = At::Key(&path, "source");
     match source {
         Source::Base64(s) => {
-            note_extra(&s.extra, &path, notes);
+            note_extra(&s.extra, path, notes);
             Some(MediaSource::Base64 {
                 media_type: s.media_type.clone(),
                 data: s.data.clone(),
             })
         }
         Source::Url(s) => {
-            note_extra(&s.extra, &path, notes);
+            note_extra(&s.extra, path, notes);
             Some(MediaSource::Url(s.url.clone()))
         }
         Source::File(s) => {
-            note_extra(&s.extra, &path, notes);
+            note_extra(&s.extra, path, notes);
             Some(MediaSource::FileId(s.file_id.clone()))
         }
         Source::Text(s) => {
-            note_extra(&s.extra, &path, notes);
+            note_extra(&s.extra, path, notes);
             Some(MediaSource::Text(s.data.clone()))
         }
         // the caller notes the whole block as dropped
@@ -215,7 +249,7 @@ fn source_to_canonical(source: &Source, path: &str, notes: &mut LossyNotes) -> O
     }
 }
 
-fn block_to_part(block: &ContentBlock, path: &str, notes: &mut LossyNotes) -> Option<Part> {
+fn block_to_part(block: &ContentBlock, path: At<'_>, notes: &mut LossyNotes) -> Option<Part> {
     match block {
         ContentBlock::Text(t) => {
             note_extra(&t.extra, path, notes);
@@ -229,7 +263,7 @@ fn block_to_part(block: &ContentBlock, path: &str, notes: &mut LossyNotes) -> Op
             let source = match source_to_canonical(&b.source, path, notes) {
                 Some(source) => source,
                 None => {
-                    notes.push(Lossy::dropped(path));
+                    notes.push(Lossy::dropped(path.to_string()));
                     return None;
                 }
             };
@@ -242,12 +276,12 @@ fn block_to_part(block: &ContentBlock, path: &str, notes: &mut LossyNotes) -> Op
         ContentBlock::Document(b) => {
             note_extra(&b.extra, path, notes);
             if b.context.as_option().is_some() {
-                notes.push(Lossy::dropped(join(path, "context")));
+                notes.push(Lossy::dropped(At::Key(&path, "context").to_string()));
             }
             let source = match source_to_canonical(&b.source, path, notes) {
                 Some(source) => source,
                 None => {
-                    notes.push(Lossy::dropped(path));
+                    notes.push(Lossy::dropped(path.to_string()));
                     return None;
                 }
             };
@@ -272,7 +306,7 @@ fn block_to_part(block: &ContentBlock, path: &str, notes: &mut LossyNotes) -> Op
                 None => canonical::ToolResultContent::Parts(Vec::new()),
                 Some(ToolResultContent::Text(s)) => canonical::ToolResultContent::Text(s.clone()),
                 Some(ToolResultContent::Blocks(blocks)) => canonical::ToolResultContent::Parts(
-                    blocks_to_parts(blocks, &join(path, "content"), notes),
+                    blocks_to_parts(blocks, At::Key(&path, "content"), notes),
                 ),
             };
             Some(Part::ToolResult {
@@ -304,7 +338,7 @@ fn block_to_part(block: &ContentBlock, path: &str, notes: &mut LossyNotes) -> Op
             })
         }
         ContentBlock::Unknown(_) => {
-            notes.push(Lossy::dropped(path));
+            notes.push(Lossy::dropped(path.to_string()));
             None
         }
     }
@@ -341,17 +375,17 @@ pub fn request_from_canonical(req: &canonical::Request, notes: &mut LossyNotes) 
 
     let mut messages = Vec::with_capacity(req.messages.len());
     for (i, msg) in req.messages.iter().enumerate() {
-        let path = format!("messages[{i}]");
+        let path = At::Index(&At::Root("messages"), i);
         let role = match msg.role {
             canonical::Role::User => Role::User,
             canonical::Role::Assistant => Role::Assistant,
             canonical::Role::System => Role::System,
             canonical::Role::Developer => {
-                notes.push(Lossy::approximated(join(&path, "role")));
+                notes.push(Lossy::approximated(At::Key(&path, "role").to_string()));
                 Role::System
             }
         };
-        let blocks = parts_to_blocks(&msg.content, &format!("{path}.content"), true, notes);
+        let blocks = parts_to_blocks(&msg.content, At::Key(&path, "content"), true, notes);
         messages.push(Message {
             role,
             content: Content::Blocks(blocks),
@@ -530,13 +564,13 @@ fn source_from_canonical(source: &MediaSource, image: bool) -> Option<Source> {
 /// response it is kept with an empty signature.
 fn parts_to_blocks(
     parts: &[Part],
-    path: &str,
+    parent: At<'_>,
     request: bool,
     notes: &mut LossyNotes,
 ) -> Vec<ContentBlock> {
     let mut blocks = Vec::with_capacity(parts.len());
     for (j, part) in parts.iter().enumerate() {
-        let path = format!("{path}[{j}]");
+        let path = At::Index(&parent, j);
         match part {
             Part::Text {
                 text,
@@ -552,7 +586,7 @@ fn parts_to_blocks(
                 cache_control,
             } => {
                 if detail.is_some() {
-                    notes.push(Lossy::dropped(join(&path, "detail")));
+                    notes.push(Lossy::dropped(At::Key(&path, "detail").to_string()));
                 }
                 match source_from_canonical(source, true) {
                     Some(source) => blocks.push(ContentBlock::Image(ImageBlock {
@@ -560,7 +594,7 @@ fn parts_to_blocks(
                         cache_control: cache_control.clone(),
                         extra: Map::new(),
                     })),
-                    None => notes.push(Lossy::dropped(path)),
+                    None => notes.push(Lossy::dropped(path.to_string())),
                 }
             }
             Part::Document {
@@ -575,7 +609,7 @@ fn parts_to_blocks(
                     cache_control: cache_control.clone(),
                     extra: Map::new(),
                 })),
-                None => notes.push(Lossy::dropped(path)),
+                None => notes.push(Lossy::dropped(path.to_string())),
             },
             Part::ToolUse {
                 id,
@@ -589,7 +623,8 @@ fn parts_to_blocks(
                     match serde_json::from_str::<Value>(arguments) {
                         Ok(v @ Value::Object(_)) => v,
                         _ => {
-                            notes.push(Lossy::approximated(join(&path, "arguments")));
+                            notes
+                                .push(Lossy::approximated(At::Key(&path, "arguments").to_string()));
                             Value::Object(Map::new())
                         }
                     }
@@ -614,7 +649,7 @@ fn parts_to_blocks(
                     }
                     canonical::ToolResultContent::Parts(parts) if parts.is_empty() => None,
                     canonical::ToolResultContent::Parts(parts) => Some(ToolResultContent::Blocks(
-                        parts_to_blocks(parts, &join(&path, "content"), request, notes),
+                        parts_to_blocks(parts, At::Key(&path, "content"), request, notes),
                     )),
                 };
                 blocks.push(ContentBlock::ToolResult(ToolResultBlock {
@@ -632,7 +667,7 @@ fn parts_to_blocks(
                         value,
                     }) => Some(value.clone()),
                     Some(_) => {
-                        notes.push(Lossy::dropped(join(&path, "signature")));
+                        notes.push(Lossy::dropped(At::Key(&path, "signature").to_string()));
                         None
                     }
                     None => None,
@@ -640,7 +675,7 @@ fn parts_to_blocks(
                 match signature {
                     Some(sig) => blocks.push(thinking_block(text, sig)),
                     // Anthropic rejects an unsigned thinking block in a request.
-                    None if request => notes.push(Lossy::dropped(path)),
+                    None if request => notes.push(Lossy::dropped(path.to_string())),
                     None => blocks.push(thinking_block(text, String::new())),
                 }
             }
@@ -651,7 +686,7 @@ fn parts_to_blocks(
                 data: data.clone(),
                 extra: Map::new(),
             })),
-            Part::RedactedThinking { .. } => notes.push(Lossy::dropped(path)),
+            Part::RedactedThinking { .. } => notes.push(Lossy::dropped(path.to_string())),
         }
     }
     blocks
@@ -723,7 +758,7 @@ pub fn response_to_canonical(resp: &Response, notes: &mut LossyNotes) -> canonic
     canonical::Response {
         id: resp.id.clone(),
         model: resp.model.clone(),
-        content: blocks_to_parts(&resp.content, "content", notes),
+        content: blocks_to_parts(&resp.content, At::Root("content"), notes),
         stop_reason: resp
             .stop_reason
             .as_option()
@@ -746,7 +781,7 @@ pub fn response_from_canonical(resp: &canonical::Response, notes: &mut LossyNote
         kind: "message".to_owned(),
         role: "assistant".to_owned(),
         model: resp.model.clone(),
-        content: parts_to_blocks(&resp.content, "content", false, notes),
+        content: parts_to_blocks(&resp.content, At::Root("content"), false, notes),
         stop_reason: Nullable::or_null(resp.stop_reason.as_ref().map(stop_reason_from_canonical)),
         stop_sequence: Nullable::or_null(resp.stop_sequence.clone()),
         usage: usage_from_canonical(&resp.usage),
@@ -762,6 +797,44 @@ mod tests {
 
     fn paths(notes: &LossyNotes) -> Vec<&str> {
         notes.iter().map(|n| n.path.as_str()).collect()
+    }
+
+    #[test]
+    fn a_path_is_written_out_as_the_notes_always_named_it() {
+        let messages = At::Root("messages");
+        let message = At::Index(&messages, 2);
+        let content = At::Key(&message, "content");
+        let block = At::Index(&content, 0);
+        let inner = At::Key(&block, "content");
+        assert_eq!(
+            At::Index(&inner, 1).to_string(),
+            "messages[2].content[0].content[1]"
+        );
+        assert_eq!(
+            At::Key(&At::Index(&inner, 1), "source").to_string(),
+            "messages[2].content[0].content[1].source"
+        );
+        // an answer's blocks, and a key of the request itself
+        assert_eq!(At::Index(&At::Root("content"), 3).to_string(), "content[3]");
+        assert_eq!(
+            At::Key(&At::Root(""), "service_tier").to_string(),
+            "service_tier"
+        );
+        // a nested tool result's unknown field, end to end
+        let request = json!({
+            "model": "m", "max_tokens": 5,
+            "messages": [{"role": "user", "content": [{
+                "type": "tool_result", "tool_use_id": "t1",
+                "content": [{"type": "text", "text": "ok", "citations": []}]
+            }]}]
+        });
+        let mut notes = LossyNotes::new();
+        let parsed = parse_request(&serde_json::to_vec(&request).unwrap()).unwrap();
+        let _ = request_to_canonical(&parsed, &mut notes);
+        assert_eq!(
+            paths(&notes),
+            vec!["messages[0].content[0].content[0].citations"]
+        );
     }
 
     #[test]
