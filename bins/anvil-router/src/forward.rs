@@ -1406,6 +1406,26 @@ struct UsageTap {
 static USAGE_KEY: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
     std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\"usage\""));
 
+/// Whether `bytes` may hold a usage with counts: a `"usage"` that is not a member set to `null`.
+/// OpenAI writes `"usage": null` into every chunk of a stream whose client asked for
+/// `stream_options.include_usage` (the counts come in the last one), so the name alone would send
+/// every event through the SSE decoder. Errs towards `true`: anything but `: null` after the name.
+fn may_hold_usage(bytes: &[u8]) -> bool {
+    let skip_ws = |mut at: usize| {
+        while bytes
+            .get(at)
+            .is_some_and(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        {
+            at += 1;
+        }
+        at
+    };
+    USAGE_KEY.find_iter(bytes).any(|at| {
+        let colon = skip_ws(at + b"\"usage\"".len());
+        bytes.get(colon) != Some(&b':') || !bytes[skip_ws(colon + 1)..].starts_with(b"null")
+    })
+}
+
 impl UsageTap {
     fn new(dialect: Dialect) -> Self {
         Self {
@@ -1420,7 +1440,7 @@ impl UsageTap {
     /// passed through untouched; it only loses its usage numbers.
     fn see(&mut self, bytes: &[u8]) {
         // The pump hands over whole events, so skipping some leaves the SSE decoder between events.
-        if USAGE_KEY.find(bytes).is_some() {
+        if may_hold_usage(bytes) {
             self.read(bytes);
         }
     }
@@ -1899,6 +1919,82 @@ mod tests {
         // no usage member anywhere: none read
         let bare = "data: {\"choices\": []}\n\ndata: [DONE]\n\n";
         assert_eq!(passed_usage(Dialect::OpenAiChat, bare, 5), None);
+    }
+
+    #[test]
+    fn the_tap_passes_over_events_whose_usage_is_null() {
+        for (bytes, may) in [
+            // OpenAI with include_usage: every chunk but the last
+            (&br#"data: {"id":"c1","choices":[{"index":0,"delta":{"content":"hi"}}],"usage":null}"#[..], false),
+            (br#"data: {"id": "c1", "choices": [], "usage" :  null}"#, false),
+            (br#"data: {"response":{"usage":null}}"#, false),
+            (br#"data: {"choices":[]}"#, false),
+            (br#"data: {"choices":[],"usage":{"prompt_tokens":20,"completion_tokens":5}}"#, true),
+            // a null one first does not hide a real one after it
+            (br#"data: {"usage":null}
+
+data: {"usage":{"prompt_tokens":1}}"#, true),
+            // not a member name followed by null: read, to be sure
+            (br#"data: {"kind":"usage"}"#, true),
+            (br#"data: {"usage":nul"#, true),
+            (br#"data: {"usage""#, true),
+        ] {
+            assert_eq!(may_hold_usage(bytes), may, "{}", String::from_utf8_lossy(bytes));
+        }
+    }
+
+    fn event_data() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        use serde_json::json;
+        let usage = prop_oneof![
+            Just(Value::Null),
+            (0u64..1000, 0u64..1000)
+                .prop_map(|(i, o)| json!({"prompt_tokens": i, "completion_tokens": o})),
+            (0u64..1000, 0u64..1000)
+                .prop_map(|(i, o)| json!({"input_tokens": i, "output_tokens": o})),
+            Just(json!("usage")),
+            Just(json!(0)),
+        ];
+        let member = prop_oneof![
+            usage.clone().prop_map(|u| ("usage".to_owned(), u)),
+            usage
+                .clone()
+                .prop_map(|u| ("message".to_owned(), json!({"usage": u}))),
+            usage.prop_map(|u| {
+                (
+                    "response".to_owned(),
+                    json!({"metadata": {"usage": "tag"}, "usage": u}),
+                )
+            }),
+            "[a-z\"\\\\:{} ]{0,12}".prop_map(|text| (
+                "delta".to_owned(),
+                json!({"content": format!("\"usage\": null {text}")})
+            )),
+            Just(("choices".to_owned(), json!([]))),
+        ];
+        proptest::collection::vec(member, 0..5).prop_map(|m| Value::Object(m.into_iter().collect()))
+    }
+
+    proptest::proptest! {
+        /// What the prefilter passes over holds no usage the tap would have read.
+        #[test]
+        fn an_event_the_tap_passes_over_holds_no_usage(
+            data in event_data(),
+            pretty in proptest::prelude::any::<bool>(),
+        ) {
+            let text = if pretty {
+                serde_json::to_vec_pretty(&data).unwrap()
+            } else {
+                serde_json::to_vec(&data).unwrap()
+            };
+            if !may_hold_usage(&text) {
+                proptest::prop_assert!(
+                    usage_of_event(&text).is_none(),
+                    "{}",
+                    String::from_utf8_lossy(&text)
+                );
+            }
+        }
     }
 
     #[test]
