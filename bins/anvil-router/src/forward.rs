@@ -116,6 +116,13 @@ impl Draft {
         }
     }
 
+    /// The request's session when a session budget is set: the session its cost is charged to.
+    fn budgeted_session(&self) -> Option<&str> {
+        self.session
+            .as_deref()
+            .filter(|_| self.state.config.budgets.session_usd.is_some())
+    }
+
     /// Queues the record with its outcome, and charges the session's budget; never blocks.
     fn finish(
         self,
@@ -129,7 +136,7 @@ impl Draft {
             served.and_then(|id| self.state.config.tier(id)),
             Some((tokens_in, tokens_out)),
         );
-        if let (Some(session), Some(_)) = (&self.session, self.state.config.budgets.session_usd) {
+        if let Some(session) = self.budgeted_session() {
             let spent = cost_usd + ledger.failed_cost;
             if spent > 0.0 {
                 self.state
@@ -291,8 +298,7 @@ impl Log {
     /// counted (deferred, a client that sent its next request at once could be routed to a
     /// metered tier past the ceiling).
     fn finish_soon(self, finish: impl FnOnce(Log) + 'static) {
-        let draft = &self.draft;
-        if draft.session.is_some() && draft.state.config.budgets.session_usd.is_some() {
+        if self.draft.budgeted_session().is_some() {
             finish(self);
         } else {
             crate::idle::defer(move || finish(self));
@@ -1411,18 +1417,10 @@ static USAGE_KEY: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
 /// `stream_options.include_usage` (the counts come in the last one), so the name alone would send
 /// every event through the SSE decoder. Errs towards `true`: anything but `: null` after the name.
 fn may_hold_usage(bytes: &[u8]) -> bool {
-    let skip_ws = |mut at: usize| {
-        while bytes
-            .get(at)
-            .is_some_and(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
-        {
-            at += 1;
-        }
-        at
-    };
+    use crate::raw_body::skip_ws;
     USAGE_KEY.find_iter(bytes).any(|at| {
-        let colon = skip_ws(at + b"\"usage\"".len());
-        bytes.get(colon) != Some(&b':') || !bytes[skip_ws(colon + 1)..].starts_with(b"null")
+        let colon = skip_ws(bytes, at + b"\"usage\"".len());
+        bytes.get(colon) != Some(&b':') || !bytes[skip_ws(bytes, colon + 1)..].starts_with(b"null")
     })
 }
 

@@ -251,7 +251,8 @@ fn escaped(bytes: &[u8], quote: usize) -> bool {
         == 1
 }
 
-fn skip_ws(bytes: &[u8], mut at: usize) -> usize {
+/// The first index at or after `at` that is not JSON whitespace (`bytes.len()` at the end).
+pub(crate) fn skip_ws(bytes: &[u8], mut at: usize) -> usize {
     while bytes
         .get(at)
         .is_some_and(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))

@@ -289,9 +289,9 @@ async fn with_the_cloud_tier_keyed_and_the_class_metered_a_local_miss_escalates(
     }
     // A session over its budget stops reaching the metered tier: one cloud answer (1000+ prompt
     // tokens at $3/M, 38 completion tokens at $15/M) spends more than the $0.001 ceiling.
-    let session = |dialect: Dialect| {
-        let mut h = headers(dialect);
-        h.push(("x-anvil-session", "budget-test"));
+    let in_session = |id: &'static str| {
+        let mut h = headers(Dialect::Chat);
+        h.push(("x-anvil-session", id));
         h
     };
     let body = {
@@ -306,12 +306,12 @@ async fn with_the_cloud_tier_keyed_and_the_class_metered_a_local_miss_escalates(
     let url = format!("{}{}", router.url(), Dialect::Chat.path());
     let mut body_ok = body.clone();
     body_ok["messages"][0]["content"] = json!("Fix it. MOCK:broken=refusal@fast-model+heavy-model");
-    let first = http::post_json(&url, &body_ok, &session(Dialect::Chat))
+    let first = http::post_json(&url, &body_ok, &in_session("budget-test"))
         .await
         .unwrap();
     assert_eq!(first.status, 200, "{}", first.text());
     assert_eq!(first.header("x-anvil-tier").as_deref(), Some("cloud"));
-    let second = http::post_json(&url, &body_ok, &session(Dialect::Chat))
+    let second = http::post_json(&url, &body_ok, &in_session("budget-test"))
         .await
         .unwrap();
     assert_eq!(second.status, 503, "{}", second.text());
@@ -361,21 +361,16 @@ async fn with_the_cloud_tier_keyed_and_the_class_metered_a_local_miss_escalates(
 
     // The same for a streamed answer, read to its end: the session is charged before the
     // stream's last chunk, so its next request, sent at once, is planned with the cost counted.
-    let streamed_session = |dialect: Dialect| {
-        let mut h = headers(dialect);
-        h.push(("x-anvil-session", "budget-test-streamed"));
-        h
-    };
     let mut body_streamed = body_ok.clone();
     body_streamed["stream"] = json!(true);
-    let first = http::open_json(&url, &body_streamed, &streamed_session(Dialect::Chat))
+    let first = http::open_json(&url, &body_streamed, &in_session("budget-test-streamed"))
         .await
         .unwrap();
     assert_eq!(first.status.as_u16(), 200);
     assert_eq!(first.header("x-anvil-tier").as_deref(), Some("cloud"));
     let finished = first.finish().await;
     assert!(finished.error.is_none(), "{:?}", finished.error);
-    let second = http::open_json(&url, &body_streamed, &streamed_session(Dialect::Chat))
+    let second = http::open_json(&url, &body_streamed, &in_session("budget-test-streamed"))
         .await
         .unwrap();
     assert_eq!(

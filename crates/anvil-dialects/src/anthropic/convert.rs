@@ -14,13 +14,9 @@ use crate::canonical::{self, Lossy, LossyNotes, MediaSource, Part, Signature};
 use crate::Dialect;
 
 /// Reports every key of `extra` as dropped under `path`.
-fn note_extra(extra: &Map<String, Value>, path: impl fmt::Display, notes: &mut LossyNotes) {
-    if extra.is_empty() {
-        return;
-    }
-    let path = path.to_string();
+fn note_extra(extra: &Map<String, Value>, path: At<'_>, notes: &mut LossyNotes) {
     for key in extra.keys() {
-        notes.push(Lossy::dropped(join(&path, key)));
+        notes.push(Lossy::dropped(At::Key(&path, key).to_string()));
     }
 }
 
@@ -34,8 +30,8 @@ enum At<'a> {
     Root(&'static str),
     /// `parent[index]`.
     Index(&'a At<'a>, usize),
-    /// `parent.key`.
-    Key(&'a At<'a>, &'static str),
+    /// `parent.key` (`key` alone under `Root("")`).
+    Key(&'a At<'a>, &'a str),
 }
 
 impl fmt::Display for At<'_> {
@@ -46,14 +42,6 @@ impl fmt::Display for At<'_> {
             At::Key(At::Root(""), key) => f.write_str(key),
             At::Key(parent, key) => write!(f, "{parent}.{key}"),
         }
-    }
-}
-
-fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{path}.{key}")
     }
 }
 
@@ -141,7 +129,7 @@ pub fn request_to_canonical(req: &Request, notes: &mut LossyNotes) -> canonical:
     }
 
     if let Some(choice) = req.tool_choice.as_option() {
-        note_extra(&choice.extra, "tool_choice", notes);
+        note_extra(&choice.extra, At::Root("tool_choice"), notes);
         out.tool_choice = match choice.kind.as_str() {
             "auto" => Some(canonical::ToolChoice::Auto),
             "any" => Some(canonical::ToolChoice::Required),
@@ -162,7 +150,7 @@ pub fn request_to_canonical(req: &Request, notes: &mut LossyNotes) -> canonical:
     }
 
     if let Some(thinking) = req.thinking.as_option() {
-        note_extra(&thinking.extra, "thinking", notes);
+        note_extra(&thinking.extra, At::Root("thinking"), notes);
         out.thinking = match thinking.kind.as_str() {
             "enabled" => Some(canonical::ThinkingConfig::Enabled {
                 budget_tokens: thinking.budget_tokens.as_option().copied(),
@@ -177,10 +165,14 @@ pub fn request_to_canonical(req: &Request, notes: &mut LossyNotes) -> canonical:
     }
 
     if let Some(config) = req.output_config.as_option() {
-        note_extra(&config.extra, "output_config", notes);
+        note_extra(&config.extra, At::Root("output_config"), notes);
         out.reasoning_effort = config.effort.as_option().cloned();
         if let Some(format) = config.format.as_option() {
-            note_extra(&format.extra, "output_config.format", notes);
+            note_extra(
+                &format.extra,
+                At::Key(&At::Root("output_config"), "format"),
+                notes,
+            );
             match (format.kind.as_str(), format.schema.as_option()) {
                 ("json_schema", Some(schema)) => {
                     out.response_format = Some(canonical::ResponseFormat::JsonSchema {
@@ -195,14 +187,14 @@ pub fn request_to_canonical(req: &Request, notes: &mut LossyNotes) -> canonical:
     }
 
     if let Some(metadata) = req.metadata.as_option() {
-        note_extra(&metadata.extra, "metadata", notes);
+        note_extra(&metadata.extra, At::Root("metadata"), notes);
         out.user = metadata.user_id.as_option().cloned();
     }
 
     if !req.context_management.is_absent() {
         notes.push(Lossy::dropped("context_management"));
     }
-    note_extra(&req.extra, "", notes);
+    note_extra(&req.extra, At::Root(""), notes);
     out
 }
 
@@ -753,8 +745,8 @@ pub(crate) fn usage_from_canonical(usage: &canonical::Usage) -> Usage {
 
 /// Converts a Messages response to canonical form.
 pub fn response_to_canonical(resp: &Response, notes: &mut LossyNotes) -> canonical::Response {
-    note_extra(&resp.extra, "", notes);
-    note_extra(&resp.usage.extra, "usage", notes);
+    note_extra(&resp.extra, At::Root(""), notes);
+    note_extra(&resp.usage.extra, At::Root("usage"), notes);
     canonical::Response {
         id: resp.id.clone(),
         model: resp.model.clone(),
