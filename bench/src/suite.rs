@@ -284,6 +284,69 @@ impl Ratio {
     }
 }
 
+/// The lowest, median and highest of a figure over rounds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Spread {
+    /// Lowest.
+    pub min: f64,
+    /// Median (the lower middle value for an even count).
+    pub median: f64,
+    /// Highest.
+    pub max: f64,
+    /// Rounds with a value.
+    pub rounds: usize,
+}
+
+impl Spread {
+    /// `None` for fewer than three values: two rounds show no spread worth a name.
+    fn of(values: impl IntoIterator<Item = Option<f64>>) -> Option<Self> {
+        let mut values: Vec<f64> = values.into_iter().flatten().collect();
+        if values.len() < 3 {
+            return None;
+        }
+        values.sort_by(f64::total_cmp);
+        Some(Self {
+            min: values[0],
+            median: values[(values.len() - 1) / 2],
+            max: values[values.len() - 1],
+            rounds: values.len(),
+        })
+    }
+}
+
+/// [`Ratio`]'s latency figures computed round by round (each round's anvil and floor added over
+/// that round's direct), as a spread.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RoundRatios {
+    /// anvil added p50 / floor added p50.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p50: Option<Spread>,
+    /// anvil added TTFB p50 / floor added TTFB p50.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttfb_p50: Option<Spread>,
+}
+
+impl RoundRatios {
+    fn of(rounds: &[[Stats; 3]]) -> Option<Self> {
+        let ratios: Vec<Ratio> = rounds
+            .iter()
+            .map(|[direct, floor, anvil]| {
+                Ratio::of(
+                    &Added::over(anvil, direct),
+                    &Added::over(floor, direct),
+                    anvil,
+                    floor,
+                )
+            })
+            .collect();
+        let out = Self {
+            p50: Spread::of(ratios.iter().map(|r| r.p50)),
+            ttfb_p50: Spread::of(ratios.iter().map(|r| r.ttfb_p50)),
+        };
+        (out.p50.is_some() || out.ttfb_p50.is_some()).then_some(out)
+    }
+}
+
 /// One measurement of one scenario against the three targets.
 #[derive(Debug, Clone, Serialize)]
 pub struct Measurement {
@@ -305,6 +368,10 @@ pub struct Measurement {
     pub anvil_added: Added,
     /// anvil over the floor.
     pub ratio: Ratio,
+    /// The same ratios round by round (measurements of three rounds or more): how far the
+    /// placement noise moves them, next to the merged figure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub round_ratios: Option<RoundRatios>,
     /// Streams held open at once (open-streams only): direct, floor, anvil.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub peak_open: Option<[usize; 3]>,
@@ -366,6 +433,9 @@ pub struct Check {
     pub target: String,
     /// Whether the value meets it (`None` when it could not be measured).
     pub met: Option<bool>,
+    /// For a ratio measured in rounds: the same ratio round by round.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rounds: Option<Spread>,
 }
 
 /// The whole report, written to `target/bench/report.json`.
@@ -396,7 +466,8 @@ pub struct Report {
 type Targets<'a> = [&'a Target; 3];
 
 /// Runs `mode` for each target in `rounds` interleaved rounds; returns the merged recorders and,
-/// per target, the busy time (sum of the rounds' wall times).
+/// per target, the busy time (sum of the rounds' wall times) and RSS peak; and each round's own
+/// figures (direct, floor, anvil), for the spread of the ratios over rounds.
 async fn interleaved(
     targets: Targets<'_>,
     spec: &Arc<RequestSpec>,
@@ -404,22 +475,26 @@ async fn interleaved(
     mode: impl Fn(u32) -> Mode,
     watch: &Watch,
     pids: [Option<u32>; 3],
-) -> Result<[(Recorder, Duration, Option<u64>); 3]> {
+) -> Result<([(Recorder, Duration, Option<u64>); 3], Vec<[Stats; 3]>)> {
     let mut out: [(Recorder, Duration, Option<u64>); 3] = Default::default();
+    let mut per_round = Vec::with_capacity(rounds as usize);
     for round in 0..rounds {
+        let mut this_round: [Stats; 3] = Default::default();
         for (i, target) in targets.iter().enumerate() {
             if let Some(pid) = pids[i] {
                 let _ = watch.take_peak(pid);
             }
             let recorder = load::run(target, spec, mode(round)).await?;
+            this_round[i] = Stats::from(&recorder, spec.stream, recorder.elapsed);
             out[i].1 += recorder.elapsed;
             out[i].0.merge(&recorder);
             if let Some(pid) = pids[i] {
                 out[i].2 = out[i].2.max(watch.take_peak(pid));
             }
         }
+        per_round.push(this_round);
     }
-    Ok(out)
+    Ok((out, per_round))
 }
 
 fn share(n: u64, rounds: u32) -> u64 {
@@ -468,8 +543,9 @@ impl Runner<'_> {
         mode: impl Fn(u32) -> Mode,
     ) -> Result<Measurement> {
         (self.progress)(&format!("{scenario} {measure}: {load_text}"));
-        let results =
+        let (results, per_round) =
             interleaved(self.targets(), spec, rounds, mode, &self.watch, self.pids()).await?;
+        let round_ratios = RoundRatios::of(&per_round);
         let [direct, floor, anvil] = results.map(|(recorder, busy, peak)| {
             let mut stats = Stats::from(&recorder, spec.stream, busy);
             stats.rss_peak_mib = peak.map(rss::mib);
@@ -487,6 +563,7 @@ impl Runner<'_> {
             anvil,
             floor_added,
             anvil_added,
+            round_ratios,
             peak_open: None,
         };
         self.measurements.push(measurement.clone());
@@ -604,6 +681,7 @@ impl Runner<'_> {
             anvil,
             floor_added,
             anvil_added,
+            round_ratios: None,
             peak_open: Some(peaks),
         };
         self.measurements.push(measurement.clone());
@@ -813,6 +891,13 @@ fn check(name: &str, value: Option<f64>, target: &str, met: impl Fn(f64) -> bool
         value,
         target: target.to_owned(),
         met: value.map(met),
+        rounds: None,
+    }
+}
+
+impl Check {
+    fn with_rounds(self, rounds: Option<Spread>) -> Self {
+        Self { rounds, ..self }
     }
 }
 
@@ -830,7 +915,8 @@ pub fn checks(measurements: &[Measurement], memory: &Memory, soak: &Soak) -> Vec
             c1.and_then(|m| m.ratio.p50),
             "≤ 1.5",
             |v| v <= 1.5,
-        ),
+        )
+        .with_rounds(c1.and_then(|m| m.round_ratios.as_ref()?.p50)),
         check(
             "a-2k c1: anvil added p99 / floor added p99",
             c1.and_then(|m| m.ratio.p99),
@@ -857,12 +943,15 @@ pub fn checks(measurements: &[Measurement], memory: &Memory, soak: &Soak) -> Vec
         ),
     ];
     let stream = pick("c-stream", "stream");
-    out.push(check(
-        "c-stream: anvil added TTFB p50 / floor added TTFB p50",
-        stream.and_then(|m| m.ratio.ttfb_p50),
-        "≤ 1.5",
-        |v| v <= 1.5,
-    ));
+    out.push(
+        check(
+            "c-stream: anvil added TTFB p50 / floor added TTFB p50",
+            stream.and_then(|m| m.ratio.ttfb_p50),
+            "≤ 1.5",
+            |v| v <= 1.5,
+        )
+        .with_rounds(stream.and_then(|m| m.round_ratios.as_ref()?.ttfb_p50)),
+    );
     out.push(check(
         "c-stream: anvil added per-chunk gap p99 (µs)",
         stream.and_then(|m| m.anvil_added.gap_p99_us),
@@ -1023,12 +1112,22 @@ pub fn markdown(report: &Report) -> String {
         s.rss_growth_pct.map_or_else(|| "–".to_owned(), |v| format!("{v:+.1}")),
     ));
     }
-    out.push_str("\nIssue 6 acceptance figures (this run):\n\n| figure | value | target | met |\n|---|---|---|---|\n");
+    out.push_str("\nIssue 6 acceptance figures (this run; for a ratio measured in rounds, the same ratio round by round: lowest – median – highest):\n\n| figure | value | target | met |\n|---|---|---|---|\n");
     for c in &report.checks {
+        let value = c.value.map_or_else(|| "–".to_owned(), f);
+        let value = match c.rounds {
+            Some(r) => format!(
+                "{value} (rounds {} – {} – {})",
+                f(r.min),
+                f(r.median),
+                f(r.max)
+            ),
+            None => value,
+        };
         out.push_str(&format!(
             "| {} | {} | {} | {} |\n",
             c.name,
-            c.value.map_or_else(|| "–".to_owned(), f),
+            value,
             c.target,
             match c.met {
                 Some(true) => "yes",
@@ -1081,6 +1180,82 @@ mod tests {
         // a floor that measured no added time gives no ratio rather than infinity
         let r = Ratio::of(&aa, &Added::default(), &anvil, &floor);
         assert_eq!(r.p50, None);
+    }
+
+    /// A round's (direct, floor, anvil) with these p50s and TTFB p50s.
+    fn round(p50: [f64; 3], ttfb: [f64; 3]) -> [Stats; 3] {
+        [0, 1, 2].map(|i| Stats {
+            p50_us: p50[i],
+            ttfb_p50_us: ttfb[i],
+            ..Stats::default()
+        })
+    }
+
+    #[test]
+    fn round_ratios_are_each_rounds_own_ratio_spread_low_median_high() {
+        // added p50: floor 20/40/10/30, anvil 30/40/20/30 → 1.5, 1.0, 2.0, 1.0
+        let rounds = [
+            round([100.0, 120.0, 130.0], [0.0; 3]),
+            round([90.0, 130.0, 130.0], [0.0; 3]),
+            round([100.0, 110.0, 120.0], [0.0; 3]),
+            round([100.0, 130.0, 130.0], [0.0; 3]),
+        ];
+        let spread = RoundRatios::of(&rounds).unwrap();
+        let p50 = spread.p50.unwrap();
+        assert_eq!(
+            (p50.min, p50.median, p50.max, p50.rounds),
+            (1.0, 1.0, 2.0, 4)
+        );
+        // no TTFB measured (a floor with no added time has no ratio): no spread, not zeros
+        assert_eq!(spread.ttfb_p50, None);
+        // two rounds are not a spread
+        assert_eq!(RoundRatios::of(&rounds[..2]), None);
+    }
+
+    #[test]
+    fn the_acceptance_table_shows_a_ratios_rounds_beside_it() {
+        let rounds = [
+            round([100.0, 120.0, 130.0], [50.0, 60.0, 65.0]),
+            round([100.0, 120.0, 140.0], [50.0, 60.0, 70.0]),
+            round([100.0, 120.0, 150.0], [50.0, 60.0, 75.0]),
+        ];
+        let [direct, floor, anvil] = round([100.0, 120.0, 140.0], [50.0, 60.0, 70.0]);
+        let floor_added = Added::over(&floor, &direct);
+        let anvil_added = Added::over(&anvil, &direct);
+        let c1 = Measurement {
+            scenario: "a-2k".to_owned(),
+            measure: "c1".to_owned(),
+            load: String::new(),
+            ratio: Ratio::of(&anvil_added, &floor_added, &anvil, &floor),
+            direct,
+            floor,
+            anvil,
+            floor_added,
+            anvil_added,
+            round_ratios: RoundRatios::of(&rounds),
+            peak_open: None,
+        };
+        let checks = checks(&[c1], &Memory::default(), &Soak::default());
+        assert_eq!(checks[0].value, Some(2.0));
+        let rounds = checks[0].rounds.unwrap();
+        assert_eq!((rounds.min, rounds.median, rounds.max), (1.5, 2.0, 2.5));
+        let report = Report {
+            quick: true,
+            cpus: 2,
+            duration_s: 0.0,
+            sizes: Sizes::new(true),
+            measurements: Vec::new(),
+            memory: Memory::default(),
+            soak: Soak::default(),
+            checks,
+            failed_requests: 0,
+            notes: Vec::new(),
+        };
+        let table = markdown(&report);
+        assert!(
+            table.contains("| a-2k c1: anvil added p50 / floor added p50 | 2.0 (rounds 1.5 – 2.0 – 2.5) | ≤ 1.5 | no |"),
+            "{table}"
+        );
     }
 
     #[test]
