@@ -377,6 +377,32 @@ pub struct Measurement {
     pub peak_open: Option<[usize; 3]>,
 }
 
+impl Measurement {
+    /// The three targets' figures, with the proxies' added figures and anvil's ratios to the floor.
+    fn new(
+        scenario: &str,
+        measure: &str,
+        load: String,
+        [direct, floor, anvil]: [Stats; 3],
+    ) -> Self {
+        let floor_added = Added::over(&floor, &direct);
+        let anvil_added = Added::over(&anvil, &direct);
+        Self {
+            scenario: scenario.to_owned(),
+            measure: measure.to_owned(),
+            load,
+            ratio: Ratio::of(&anvil_added, &floor_added, &anvil, &floor),
+            direct,
+            floor,
+            anvil,
+            floor_added,
+            anvil_added,
+            round_ratios: None,
+            peak_open: None,
+        }
+    }
+}
+
 /// RSS figures (MiB).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Memory {
@@ -546,25 +572,14 @@ impl Runner<'_> {
         let (results, per_round) =
             interleaved(self.targets(), spec, rounds, mode, &self.watch, self.pids()).await?;
         let round_ratios = RoundRatios::of(&per_round);
-        let [direct, floor, anvil] = results.map(|(recorder, busy, peak)| {
+        let stats = results.map(|(recorder, busy, peak)| {
             let mut stats = Stats::from(&recorder, spec.stream, busy);
             stats.rss_peak_mib = peak.map(rss::mib);
             stats
         });
-        let floor_added = Added::over(&floor, &direct);
-        let anvil_added = Added::over(&anvil, &direct);
         let measurement = Measurement {
-            scenario: scenario.to_owned(),
-            measure: measure.to_owned(),
-            load: load_text,
-            ratio: Ratio::of(&anvil_added, &floor_added, &anvil, &floor),
-            direct,
-            floor,
-            anvil,
-            floor_added,
-            anvil_added,
             round_ratios,
-            peak_open: None,
+            ..Measurement::new(scenario, measure, load_text, stats)
         };
         self.measurements.push(measurement.clone());
         Ok(measurement)
@@ -668,21 +683,9 @@ impl Runner<'_> {
                 .map(rss::mib);
             peaks[i] = open.peak();
         }
-        let [direct, floor, anvil] = stats;
-        let floor_added = Added::over(&floor, &direct);
-        let anvil_added = Added::over(&anvil, &direct);
         let measurement = Measurement {
-            scenario: "e-streams".to_owned(),
-            measure: "open-streams".to_owned(),
-            load: load_text,
-            ratio: Ratio::of(&anvil_added, &floor_added, &anvil, &floor),
-            direct,
-            floor,
-            anvil,
-            floor_added,
-            anvil_added,
-            round_ratios: None,
             peak_open: Some(peaks),
+            ..Measurement::new("e-streams", "open-streams", load_text, stats)
         };
         self.measurements.push(measurement.clone());
         Ok(measurement)
@@ -1219,21 +1222,14 @@ mod tests {
             round([100.0, 120.0, 140.0], [50.0, 60.0, 70.0]),
             round([100.0, 120.0, 150.0], [50.0, 60.0, 75.0]),
         ];
-        let [direct, floor, anvil] = round([100.0, 120.0, 140.0], [50.0, 60.0, 70.0]);
-        let floor_added = Added::over(&floor, &direct);
-        let anvil_added = Added::over(&anvil, &direct);
         let c1 = Measurement {
-            scenario: "a-2k".to_owned(),
-            measure: "c1".to_owned(),
-            load: String::new(),
-            ratio: Ratio::of(&anvil_added, &floor_added, &anvil, &floor),
-            direct,
-            floor,
-            anvil,
-            floor_added,
-            anvil_added,
             round_ratios: RoundRatios::of(&rounds),
-            peak_open: None,
+            ..Measurement::new(
+                "a-2k",
+                "c1",
+                String::new(),
+                round([100.0, 120.0, 140.0], [50.0, 60.0, 70.0]),
+            )
         };
         let checks = checks(&[c1], &Memory::default(), &Soak::default());
         assert_eq!(checks[0].value, Some(2.0));
