@@ -585,7 +585,7 @@ async fn decision_log_writes_tails_and_aggregates() {
 #[tokio::test]
 async fn a_batch_keeps_every_row_and_field_in_order() {
     let (_dir, store) = open_temp().await;
-    // 123 rows in one transaction: two INSERT statements, the second shorter
+    // 123 rows in one transaction: six INSERT statements (64, 32, 16, 8, 2 and 1 rows)
     let records: Vec<DecisionRecord> = (0..123)
         .map(|i| record(i, Some("chat"), Some("fast-local"), f64::from(i) / 200.0))
         .collect();
