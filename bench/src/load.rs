@@ -275,6 +275,25 @@ impl Conn {
     }
 }
 
+/// `GET path` on a fresh connection; the answer's body as text (an error for a non-2xx status).
+pub async fn get(addr: SocketAddr, path: &str) -> Result<String> {
+    let Conn { mut sender, host } = Conn::open(addr).await?;
+    let request = Request::get(path)
+        .header(HOST, host)
+        .body(Full::new(Bytes::new()))?;
+    let response = sender
+        .send_request(request)
+        .await
+        .with_context(|| format!("GET {path} on {addr} failed"))?;
+    let status = response.status();
+    let body = response.into_body().collect().await?.to_bytes();
+    let text = String::from_utf8_lossy(&body).into_owned();
+    if !status.is_success() {
+        bail!("GET {path} on {addr}: status {status}: {text}");
+    }
+    Ok(text)
+}
+
 /// How many SSE events end in `data` (`\n\n` pairs, one may straddle the previous frame).
 fn count_event_ends(previous: u8, data: &[u8]) -> u64 {
     let mut n = 0;

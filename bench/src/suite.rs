@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
@@ -432,12 +432,18 @@ pub struct Soak {
     /// The first failure.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_error: Option<String>,
-    /// anvil's RSS after the warm-up part (the first tenth), MiB.
+    /// anvil's RSS after the warm-up part (the first tenth), at rest (see [`at_rest`]), MiB.
     pub rss_after_warmup_mib: Option<f64>,
-    /// anvil's RSS after the soak, MiB.
+    /// anvil's RSS after the soak, at rest, MiB.
     pub rss_after_mib: Option<f64>,
-    /// (after − after warm-up) / after warm-up, percent.
+    /// (after − after warm-up) / after warm-up, both at rest, percent: the acceptance figure.
     pub rss_growth_pct: Option<f64>,
+    /// The same two samples taken the moment each part's last answer arrived, with the decision
+    /// log's queue in whatever state the load left it, MiB.
+    pub rss_under_load_mib: Option<[f64; 2]>,
+    /// The decision log's counters after the soak, as `/healthz` reports them (`None`: no log).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decision_log: Option<serde_json::Value>,
     /// Throughput over the soak.
     pub throughput_rps: f64,
     /// Latency p50 / p99 / p99.9 over the soak (µs).
@@ -703,8 +709,12 @@ impl Runner<'_> {
             n,
         };
         let first = load::run(&self.setup.anvil, &spec, mode(warm)).await?;
+        let loaded_after_warmup = rss::rss_kib(self.setup.anvil_pid);
+        at_rest(&self.setup.anvil).await?;
         let after_warmup = rss::rss_kib(self.setup.anvil_pid);
         let rest = load::run(&self.setup.anvil, &spec, mode(total - warm)).await?;
+        let loaded_after = rss::rss_kib(self.setup.anvil_pid);
+        let decision_log = at_rest(&self.setup.anvil).await?;
         let after = rss::rss_kib(self.setup.anvil_pid);
         let mut all = first.clone();
         all.merge(&rest);
@@ -719,12 +729,43 @@ impl Runner<'_> {
             rss_growth_pct: after_warmup
                 .zip(after)
                 .map(|(a, b)| (b as f64 - a as f64) / a as f64 * 100.0),
+            rss_under_load_mib: loaded_after_warmup
+                .zip(loaded_after)
+                .map(|(a, b)| [rss::mib(a), rss::mib(b)]),
+            decision_log,
             throughput_rps: all.ok as f64 / busy.as_secs_f64().max(1e-9),
             p50_us: us(&all.latency, 0.5),
             p99_us: us(&all.latency, 0.99),
             p999_us: us(&all.latency, 0.999),
         })
     }
+}
+
+/// Waits until anvil is at rest after a load: its decision log has written (or dropped) every
+/// record the load left queued, which `/healthz` shows as counters that stopped moving. The
+/// soak's RSS is sampled there, so that both samples see an empty queue; sampled the moment a
+/// load stops, RSS swings by several MiB with the queue's fill (up to its capacity of records,
+/// when a saturating load starves the idle-priority writer). Returns the counters (`None` when
+/// the router keeps no decision log). Gives up waiting after 10 s.
+async fn at_rest(anvil: &Target) -> Result<Option<serde_json::Value>> {
+    const POLL: Duration = Duration::from_millis(50);
+    let counters = || async {
+        let text = load::get(anvil.addr, "/healthz").await?;
+        let health: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("anvil's /healthz is not JSON: {text}"))?;
+        anyhow::Ok(health.get("decision_log").filter(|v| !v.is_null()).cloned())
+    };
+    let mut last = counters().await?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while last.is_some() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(POLL).await;
+        let now = counters().await?;
+        if now == last {
+            break;
+        }
+        last = now;
+    }
+    Ok(last)
 }
 
 fn anthropic(body: bytes::Bytes, stream: bool) -> RequestSpec {
@@ -1103,7 +1144,7 @@ pub fn markdown(report: &Report) -> String {
     let s = &report.soak;
     if s.requests > 0 {
         out.push_str(&format!(
-        "\nSoak: {} requests through anvil, {} failed, {:.0} req/s, p50 / p99 / p99.9 {} / {} / {} µs; RSS after warm-up {}, after the soak {} ({}%).\n",
+        "\nSoak: {} requests through anvil, {} failed, {:.0} req/s, p50 / p99 / p99.9 {} / {} / {} µs; RSS at rest after warm-up {}, after the soak {} ({}%); the moment each load stopped {} and {}; decision log {}.\n",
         s.requests,
         s.failed,
         s.throughput_rps,
@@ -1113,6 +1154,9 @@ pub fn markdown(report: &Report) -> String {
         mib(s.rss_after_warmup_mib),
         mib(s.rss_after_mib),
         s.rss_growth_pct.map_or_else(|| "–".to_owned(), |v| format!("{v:+.1}")),
+        mib(s.rss_under_load_mib.map(|[a, _]| a)),
+        mib(s.rss_under_load_mib.map(|[_, b]| b)),
+        s.decision_log.as_ref().map_or_else(|| "off".to_owned(), |v| v.to_string()),
     ));
     }
     out.push_str("\nIssue 6 acceptance figures (this run; for a ratio measured in rounds, the same ratio round by round: lowest – median – highest):\n\n| figure | value | target | met |\n|---|---|---|---|\n");
