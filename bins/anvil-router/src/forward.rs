@@ -554,7 +554,7 @@ async fn generate_inner(
     let hints = route::hints(&headers, body_hints.as_ref())?;
     let model = json.string("model").unwrap_or_default();
     let mut notes = Vec::new();
-    let canonical = request.to_canonical(&mut notes);
+    let canonical = request.into_canonical(&mut notes);
     let session = route::session_id(&hints, &headers, &json.object_of(&["metadata"]));
     let routing = Arc::new(route::route(
         &state.config,
@@ -600,7 +600,6 @@ async fn generate_inner(
     } else {
         walk.run_complete().await
     };
-    crate::idle::defer(move || drop((request, bytes)));
     Ok(response)
 }
 

@@ -48,7 +48,7 @@ fn measure(name: &str, body: &Value) {
     let bytes = serde_json::to_vec(body).unwrap();
     let request = AnyRequest::parse(Dialect::Anthropic, &bytes)
         .unwrap()
-        .to_canonical(&mut LossyNotes::default());
+        .into_canonical(&mut LossyNotes::default());
     let c = classify(&request);
     for _ in 0..2_000 {
         black_box(classify(black_box(&request)));

@@ -32,6 +32,14 @@ impl<T> Nullable<T> {
         }
     }
 
+    /// The value, if there is one, moved out.
+    pub fn into_option(self) -> Option<T> {
+        match self {
+            Nullable::Value(v) => Some(v),
+            Nullable::Absent | Nullable::Null => None,
+        }
+    }
+
     /// `Value` for `Some`, `Absent` for `None`.
     pub fn from_option(value: Option<T>) -> Self {
         match value {

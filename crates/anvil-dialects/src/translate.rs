@@ -61,6 +61,16 @@ impl AnyRequest {
         }
     }
 
+    /// [`AnyRequest::to_canonical`] for a request that is no longer needed: an Anthropic
+    /// request's text, schemas and values move into the canonical request instead of being
+    /// copied (the other dialects still copy).
+    pub fn into_canonical(self, notes: &mut LossyNotes) -> canonical::Request {
+        match self {
+            Self::Anthropic(r) => anthropic::request_into_canonical(r, notes),
+            other => other.to_canonical(notes),
+        }
+    }
+
     /// A canonical request expressed in `dialect`.
     pub fn from_canonical(
         dialect: Dialect,

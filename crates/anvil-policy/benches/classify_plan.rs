@@ -57,7 +57,7 @@ fn main() {
     let bytes = serde_json::to_vec(&body).unwrap();
     let request = AnyRequest::parse(Dialect::Anthropic, &bytes)
         .unwrap()
-        .to_canonical(&mut LossyNotes::default());
+        .into_canonical(&mut LossyNotes::default());
     let config = anvil_config::parse(
         &std::fs::read_to_string(repo("configs/example-with-cloud.toml")).unwrap(),
     )
@@ -95,7 +95,7 @@ fn main() {
     let decode_and_decide = || {
         let request = AnyRequest::parse(Dialect::Anthropic, &bytes)
             .unwrap()
-            .to_canonical(&mut LossyNotes::default());
+            .into_canonical(&mut LossyNotes::default());
         decide_on(&request)
     };
     let first = decide();

@@ -52,7 +52,7 @@ fn main() {
     let bytes = serde_json::to_vec(&body).unwrap();
     let request = AnyRequest::parse(Dialect::Anthropic, &bytes)
         .unwrap()
-        .to_canonical(&mut LossyNotes::default());
+        .into_canonical(&mut LossyNotes::default());
 
     let code_heavy = build_answer(24 * 1024, 5);
     let tool_heavy = build_answer(2 * 1024, 7);

@@ -4,9 +4,9 @@
 //!
 //! * [`parse_request`] / [`Request::to_json`], [`parse_response`] / [`Response::to_json`]: decode and
 //!   re-encode without loss (a captured request re-encodes to an equal JSON value).
-//! * [`request_to_canonical`], [`request_from_canonical`], [`response_to_canonical`],
-//!   [`response_from_canonical`]: conversions that report what they cannot carry as
-//!   [`crate::Lossy`] notes.
+//! * [`request_to_canonical`] (and [`request_into_canonical`], which moves instead of copying),
+//!   [`request_from_canonical`], [`response_to_canonical`], [`response_from_canonical`]:
+//!   conversions that report what they cannot carry as [`crate::Lossy`] notes.
 //! * [`StreamDecoder`], [`StreamEncoder`]: SSE events ⇄ canonical stream events.
 
 mod convert;
@@ -14,7 +14,8 @@ mod stream;
 pub mod wire;
 
 pub use convert::{
-    request_from_canonical, request_to_canonical, response_from_canonical, response_to_canonical,
+    request_from_canonical, request_into_canonical, request_to_canonical, response_from_canonical,
+    response_to_canonical,
 };
 pub use stream::{StreamDecoder, StreamEncoder};
 pub use wire::{parse_request, parse_response, CountTokensResponse, Request, Response};
