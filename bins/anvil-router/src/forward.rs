@@ -554,7 +554,12 @@ async fn generate_inner(
     let hints = route::hints(&headers, body_hints.as_ref())?;
     let model = json.string("model").unwrap_or_default();
     let mut notes = Vec::new();
-    let canonical = request.into_canonical(&mut notes);
+    // An Anthropic request moves into its canonical form. The other dialects' conversions copy,
+    // and their typed request is freed once the answer is out (see the end).
+    let (canonical, copied) = match request {
+        AnyRequest::Anthropic(_) => (request.into_canonical(&mut notes), None),
+        _ => (request.to_canonical(&mut notes), Some(request)),
+    };
     let session = route::session_id(&hints, &headers, &json.object_of(&["metadata"]));
     let routing = Arc::new(route::route(
         &state.config,
@@ -600,6 +605,9 @@ async fn generate_inner(
     } else {
         walk.run_complete().await
     };
+    if let Some(copied) = copied {
+        crate::idle::defer(move || drop(copied));
+    }
     Ok(response)
 }
 
@@ -1744,7 +1752,7 @@ pub async fn count_tokens(ctx: Ctx, bytes: Bytes) -> Response<Body> {
     let model = json.string("model").unwrap_or_default();
     let model = model.as_str();
     let mut notes = Vec::new();
-    let canonical = request.to_canonical(&mut notes);
+    let canonical = request.into_canonical(&mut notes);
     let routing = route::route(
         &ctx.state.config,
         &ctx.state.profile.load(),
