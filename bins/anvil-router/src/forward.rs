@@ -554,11 +554,12 @@ async fn generate_inner(
     let hints = route::hints(&headers, body_hints.as_ref())?;
     let model = json.string("model").unwrap_or_default();
     let mut notes = Vec::new();
-    // An Anthropic request moves into its canonical form. The other dialects' conversions copy,
-    // and their typed request is freed once the answer is out (see the end).
-    let (canonical, copied) = match request {
-        AnyRequest::Anthropic(_) => (request.into_canonical(&mut notes), None),
-        _ => (request.to_canonical(&mut notes), Some(request)),
+    // An Anthropic or Responses request moves into its canonical form. An OpenAI Chat request is
+    // copied, and its typed request is freed once the answer is out (see the end).
+    let (canonical, copied) = if request.moves_into_canonical() {
+        (request.into_canonical(&mut notes), None)
+    } else {
+        (request.to_canonical(&mut notes), Some(request))
     };
     let session = route::session_id(&hints, &headers, &json.object_of(&["metadata"]));
     let routing = Arc::new(route::route(

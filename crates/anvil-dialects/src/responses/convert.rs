@@ -22,31 +22,40 @@ const ENCRYPTED_REASONING: &str = "reasoning.encrypted_content";
 // ---------------------------------------------------------------------------------------------------
 // Request → canonical
 
-/// Converts a Responses request into the canonical model, noting every field without a canonical slot.
+/// Converts a Responses request into the canonical model, noting every field without a canonical
+/// slot. The canonical request is made of a copy of the request's text, schemas and values; when
+/// the typed request is no longer needed, [`request_into_canonical`] moves them instead.
 pub fn request_to_canonical(req: &Request, notes: &mut LossyNotes) -> c::Request {
+    request_into_canonical(req.clone(), notes)
+}
+
+/// [`request_to_canonical`], moving the request's strings and JSON values into the canonical
+/// request instead of copying them (a Codex request carries its instructions, a dozen tool
+/// schemas and the session's items).
+pub fn request_into_canonical(req: Request, notes: &mut LossyNotes) -> c::Request {
     let mut out = c::Request {
-        model: req.model.as_option().cloned().unwrap_or_default(),
+        model: req.model.into_option().unwrap_or_default(),
         ..c::Request::default()
     };
-    if let Some(instructions) = req.instructions.as_option() {
+    if let Some(instructions) = req.instructions.into_option() {
         out.system.push(SystemPart {
-            text: instructions.clone(),
+            text: instructions,
             cache_control: None,
         });
     }
-    match req.input.as_option() {
+    match req.input.into_option() {
         Some(super::wire::Input::Text(text)) => out.messages.push(c::Message {
             role: Role::User,
-            content: vec![text_part(text.clone())],
+            content: vec![text_part(text)],
         }),
         Some(super::wire::Input::Items(items)) => items_to_canonical(items, &mut out, notes),
         None => {}
     }
 
-    if let Some(tools) = req.tools.as_option() {
-        for (i, tool) in tools.iter().enumerate() {
-            out.tools
-                .push(tool_to_canonical(tool, &format!("tools[{i}]"), notes));
+    if let Some(tools) = req.tools.into_option() {
+        out.tools.reserve_exact(tools.len());
+        for (i, tool) in tools.into_iter().enumerate() {
+            out.tools.push(tool_to_canonical(tool, i, notes));
         }
     }
     out.tool_choice = req
@@ -59,7 +68,7 @@ pub fn request_to_canonical(req: &Request, notes: &mut LossyNotes) -> c::Request
     out.top_p = req.top_p.as_option().and_then(Number::as_f64);
     out.stream = req.stream.as_option().copied().unwrap_or(false);
 
-    if let Some(reasoning) = req.reasoning.as_option() {
+    if let Some(reasoning) = req.reasoning.into_option() {
         reasoning_to_canonical(reasoning, &mut out, notes);
     }
     let thinking_on = thinking_on(out.thinking.as_ref());
@@ -76,15 +85,15 @@ pub fn request_to_canonical(req: &Request, notes: &mut LossyNotes) -> c::Request
             notes.push(Lossy::dropped("store"));
         }
     }
-    if let Some(text) = req.text.as_option() {
+    if let Some(text) = req.text.into_option() {
         text_to_canonical(text, &mut out, notes);
     }
-    out.user = match (req.safety_identifier.as_option(), req.user.as_option()) {
+    out.user = match (req.safety_identifier.into_option(), req.user.into_option()) {
         (Some(id), Some(_)) => {
             notes.push(Lossy::dropped("user"));
-            Some(id.clone())
+            Some(id)
         }
-        (Some(id), None) | (None, Some(id)) => Some(id.clone()),
+        (Some(id), None) | (None, Some(id)) => Some(id),
         (None, None) => None,
     };
     for (key, present) in [
@@ -136,14 +145,15 @@ fn join_path(prefix: &str, key: &str) -> String {
     }
 }
 
-fn note_present<T>(field: &Nullable<T>, path: String, notes: &mut LossyNotes) {
+/// Notes `field` as dropped when it has a value; its path is written out only then.
+fn note_present<T>(field: &Nullable<T>, path: impl FnOnce() -> String, notes: &mut LossyNotes) {
     if field.as_option().is_some() {
-        notes.push(Lossy::dropped(path));
+        notes.push(Lossy::dropped(path()));
     }
 }
 
-fn reasoning_to_canonical(r: &ReasoningConfig, out: &mut c::Request, notes: &mut LossyNotes) {
-    out.reasoning_effort = r.effort.as_option().cloned();
+fn reasoning_to_canonical(r: ReasoningConfig, out: &mut c::Request, notes: &mut LossyNotes) {
+    out.reasoning_effort = r.effort.into_option();
     out.thinking = Some(if out.reasoning_effort.as_deref() == Some("none") {
         ThinkingConfig::Disabled
     } else {
@@ -158,8 +168,8 @@ fn reasoning_to_canonical(r: &ReasoningConfig, out: &mut c::Request, notes: &mut
     note_extra(&r.extra, "reasoning", notes);
 }
 
-fn text_to_canonical(text: &TextConfig, out: &mut c::Request, notes: &mut LossyNotes) {
-    out.response_format = match text.format.as_option() {
+fn text_to_canonical(text: TextConfig, out: &mut c::Request, notes: &mut LossyNotes) {
+    out.response_format = match text.format.into_option() {
         Some(TextFormat::Text(e)) => {
             note_extra(&e.extra, "text.format", notes);
             Some(c::ResponseFormat::Text)
@@ -171,8 +181,8 @@ fn text_to_canonical(text: &TextConfig, out: &mut c::Request, notes: &mut LossyN
         Some(TextFormat::JsonSchema(f)) => {
             note_extra(&f.extra, "text.format", notes);
             Some(c::ResponseFormat::JsonSchema {
-                name: f.name.as_option().cloned(),
-                schema: f.schema.clone(),
+                name: f.name.into_option(),
+                schema: f.schema,
                 strict: f.strict.as_option().copied(),
             })
         }
@@ -182,25 +192,27 @@ fn text_to_canonical(text: &TextConfig, out: &mut c::Request, notes: &mut LossyN
         }
         None => None,
     };
-    note_present(&text.verbosity, "text.verbosity".into(), notes);
+    note_present(&text.verbosity, || "text.verbosity".into(), notes);
     note_extra(&text.extra, "text", notes);
 }
 
-fn tool_to_canonical(tool: &Tool, path: &str, notes: &mut LossyNotes) -> c::Tool {
+fn tool_to_canonical(tool: Tool, index: usize, notes: &mut LossyNotes) -> c::Tool {
     match tool {
         Tool::Function(f) => {
-            note_extra(&f.extra, path, notes);
+            if !f.extra.is_empty() {
+                note_extra(&f.extra, &format!("tools[{index}]"), notes);
+            }
             c::Tool::Function(c::FunctionTool {
-                name: f.name.clone(),
-                description: f.description.as_option().cloned(),
-                parameters: f.parameters.as_option().cloned().unwrap_or(Value::Null),
+                name: f.name,
+                description: f.description.into_option(),
+                parameters: f.parameters.into_option().unwrap_or(Value::Null),
                 strict: f.strict.as_option().copied(),
                 cache_control: None,
             })
         }
         Tool::Namespace(_) | Tool::Other(_) => c::Tool::Native {
             dialect: Dialect::Responses,
-            raw: serde_json::to_value(tool).unwrap_or(Value::Null),
+            raw: serde_json::to_value(&tool).unwrap_or(Value::Null),
         },
     }
 }
@@ -248,14 +260,14 @@ fn push_parts(messages: &mut Vec<c::Message>, role: Role, parts: Vec<Part>, merg
     }
 }
 
-fn items_to_canonical(items: &[Item], out: &mut c::Request, notes: &mut LossyNotes) {
+fn items_to_canonical(items: Vec<Item>, out: &mut c::Request, notes: &mut LossyNotes) {
     let mut leading = true;
-    for (i, item) in items.iter().enumerate() {
+    for (i, item) in items.into_iter().enumerate() {
         let path = format!("input[{i}]");
         match item {
             Item::Message(m) => {
-                note_present(&m.id, format!("{path}.id"), notes);
-                note_present(&m.status, format!("{path}.status"), notes);
+                note_present(&m.id, || format!("{path}.id"), notes);
+                note_present(&m.status, || format!("{path}.status"), notes);
                 note_extra(&m.extra, &path, notes);
                 let role = match m.role.as_str() {
                     "assistant" => Role::Assistant,
@@ -267,17 +279,22 @@ fn items_to_canonical(items: &[Item], out: &mut c::Request, notes: &mut LossyNot
                         Role::User
                     }
                 };
-                if leading && matches!(role, Role::System | Role::Developer) {
-                    if let Some(texts) = plain_texts(&m.content) {
-                        out.system.extend(texts.into_iter().map(|text| SystemPart {
-                            text,
-                            cache_control: None,
-                        }));
-                        continue;
+                let content = if leading && matches!(role, Role::System | Role::Developer) {
+                    match plain_texts(m.content) {
+                        Ok(texts) => {
+                            out.system.extend(texts.into_iter().map(|text| SystemPart {
+                                text,
+                                cache_control: None,
+                            }));
+                            continue;
+                        }
+                        Err(content) => content,
                     }
-                }
+                } else {
+                    m.content
+                };
                 leading = false;
-                let parts = content_to_canonical(&m.content, &format!("{path}.content"), notes);
+                let parts = content_to_canonical(content, &format!("{path}.content"), notes);
                 let merge = match role {
                     Role::Assistant => last_is(&out.messages, Role::Assistant),
                     Role::User => {
@@ -290,13 +307,13 @@ fn items_to_canonical(items: &[Item], out: &mut c::Request, notes: &mut LossyNot
             }
             Item::FunctionCall(fc) => {
                 leading = false;
-                note_present(&fc.id, format!("{path}.id"), notes);
-                note_present(&fc.status, format!("{path}.status"), notes);
+                note_present(&fc.id, || format!("{path}.id"), notes);
+                note_present(&fc.status, || format!("{path}.status"), notes);
                 note_extra(&fc.extra, &path, notes);
                 let part = Part::ToolUse {
-                    id: fc.call_id.clone(),
-                    name: fc.name.clone(),
-                    arguments: fc.arguments.clone(),
+                    id: fc.call_id,
+                    name: fc.name,
+                    arguments: fc.arguments,
                     cache_control: None,
                 };
                 let merge = last_is(&out.messages, Role::Assistant);
@@ -304,18 +321,18 @@ fn items_to_canonical(items: &[Item], out: &mut c::Request, notes: &mut LossyNot
             }
             Item::FunctionCallOutput(o) => {
                 leading = false;
-                note_present(&o.id, format!("{path}.id"), notes);
-                note_present(&o.status, format!("{path}.status"), notes);
+                note_present(&o.id, || format!("{path}.id"), notes);
+                note_present(&o.status, || format!("{path}.status"), notes);
                 note_extra(&o.extra, &path, notes);
                 let content =
-                    match &o.output {
-                        FunctionOutput::Text(text) => ToolResultContent::Text(text.clone()),
+                    match o.output {
+                        FunctionOutput::Text(text) => ToolResultContent::Text(text),
                         FunctionOutput::Parts(parts) => ToolResultContent::Parts(
                             parts_to_canonical(parts, &format!("{path}.output"), notes),
                         ),
                     };
                 let part = Part::ToolResult {
-                    tool_use_id: o.call_id.clone(),
+                    tool_use_id: o.call_id,
                     content,
                     is_error: false,
                     cache_control: None,
@@ -338,53 +355,60 @@ fn items_to_canonical(items: &[Item], out: &mut c::Request, notes: &mut LossyNot
     }
 }
 
-/// The texts of a message that is nothing but plain text, or `None`.
-fn plain_texts(content: &MessageContent) -> Option<Vec<String>> {
+/// The texts of a message that is nothing but plain text, or the content back.
+fn plain_texts(content: MessageContent) -> Result<Vec<String>, MessageContent> {
     match content {
-        MessageContent::Text(text) => Some(vec![text.clone()]),
-        MessageContent::Parts(parts) => parts
-            .iter()
-            .map(|p| match p {
-                ContentPart::InputText(t) if t.extra.is_empty() => Some(t.text.clone()),
-                _ => None,
-            })
-            .collect(),
+        MessageContent::Text(text) => Ok(vec![text]),
+        MessageContent::Parts(parts)
+            if parts
+                .iter()
+                .all(|p| matches!(p, ContentPart::InputText(t) if t.extra.is_empty())) =>
+        {
+            Ok(parts
+                .into_iter()
+                .filter_map(|p| match p {
+                    ContentPart::InputText(t) => Some(t.text),
+                    _ => None,
+                })
+                .collect())
+        }
+        other => Err(other),
     }
 }
 
-fn content_to_canonical(content: &MessageContent, path: &str, notes: &mut LossyNotes) -> Vec<Part> {
+fn content_to_canonical(content: MessageContent, path: &str, notes: &mut LossyNotes) -> Vec<Part> {
     match content {
-        MessageContent::Text(text) => vec![text_part(text.clone())],
+        MessageContent::Text(text) => vec![text_part(text)],
         MessageContent::Parts(parts) => parts_to_canonical(parts, path, notes),
     }
 }
 
-fn parts_to_canonical(parts: &[ContentPart], path: &str, notes: &mut LossyNotes) -> Vec<Part> {
+fn parts_to_canonical(parts: Vec<ContentPart>, path: &str, notes: &mut LossyNotes) -> Vec<Part> {
     let mut out = Vec::with_capacity(parts.len());
-    for (j, part) in parts.iter().enumerate() {
+    for (j, part) in parts.into_iter().enumerate() {
         let path = format!("{path}[{j}]");
         match part {
             ContentPart::InputText(t) => {
                 note_extra(&t.extra, &path, notes);
-                out.push(text_part(t.text.clone()));
+                out.push(text_part(t.text));
             }
             ContentPart::OutputText(t) => {
                 if t.annotations.as_option().is_some_and(|a| !a.is_empty()) {
                     notes.push(Lossy::dropped(format!("{path}.annotations")));
                 }
                 note_extra(&t.extra, &path, notes);
-                out.push(text_part(t.text.clone()));
+                out.push(text_part(t.text));
             }
             ContentPart::Refusal(r) => {
                 notes.push(Lossy::approximated(path.clone()));
                 note_extra(&r.extra, &path, notes);
-                out.push(text_part(r.refusal.clone()));
+                out.push(text_part(r.refusal));
             }
             ContentPart::InputImage(img) => {
                 note_extra(&img.extra, &path, notes);
-                let source = match (img.image_url.as_option(), img.file_id.as_option()) {
+                let source = match (img.image_url.as_option(), img.file_id.into_option()) {
                     (Some(url), _) => media_from_url(url),
-                    (None, Some(id)) => MediaSource::FileId(id.clone()),
+                    (None, Some(id)) => MediaSource::FileId(id),
                     (None, None) => {
                         notes.push(Lossy::dropped(path));
                         continue;
@@ -392,25 +416,25 @@ fn parts_to_canonical(parts: &[ContentPart], path: &str, notes: &mut LossyNotes)
                 };
                 out.push(Part::Image {
                     source,
-                    detail: img.detail.as_option().cloned(),
+                    detail: img.detail.into_option(),
                     cache_control: None,
                 });
             }
             ContentPart::InputFile(f) => {
                 note_extra(&f.extra, &path, notes);
-                let source = if let Some(id) = f.file_id.as_option() {
-                    MediaSource::FileId(id.clone())
+                let source = if let Some(id) = f.file_id.into_option() {
+                    MediaSource::FileId(id)
                 } else if let Some(data) = f.file_data.as_option() {
                     media_from_url(data)
-                } else if let Some(url) = f.file_url.as_option() {
-                    MediaSource::Url(url.clone())
+                } else if let Some(url) = f.file_url.into_option() {
+                    MediaSource::Url(url)
                 } else {
                     notes.push(Lossy::dropped(path));
                     continue;
                 };
                 out.push(Part::Document {
                     source,
-                    title: f.filename.as_option().cloned(),
+                    title: f.filename.into_option(),
                     cache_control: None,
                 });
             }
@@ -437,9 +461,9 @@ fn data_url(media_type: &str, data: &str) -> String {
     format!("data:{media_type};base64,{data}")
 }
 
-fn reasoning_to_thinking(r: &ReasoningItem, path: &str, notes: &mut LossyNotes) -> Part {
-    note_present(&r.id, format!("{path}.id"), notes);
-    note_present(&r.status, format!("{path}.status"), notes);
+fn reasoning_to_thinking(r: ReasoningItem, path: &str, notes: &mut LossyNotes) -> Part {
+    note_present(&r.id, || format!("{path}.id"), notes);
+    note_present(&r.status, || format!("{path}.status"), notes);
     note_extra(&r.extra, path, notes);
     let texts = |parts: &Nullable<Vec<ReasoningPart>>, field: &str, notes: &mut LossyNotes| {
         let mut texts = Vec::new();
@@ -472,9 +496,9 @@ fn reasoning_to_thinking(r: &ReasoningItem, path: &str, notes: &mut LossyNotes) 
     };
     Part::Thinking {
         text,
-        signature: r.encrypted_content.as_option().map(|value| Signature {
+        signature: r.encrypted_content.into_option().map(|value| Signature {
             dialect: Dialect::Responses,
-            value: value.clone(),
+            value,
         }),
     }
 }
@@ -912,7 +936,7 @@ pub fn response_to_canonical(resp: &Response, notes: &mut LossyNotes) -> c::Resp
                 }
                 note_extra(&m.extra, &path, notes);
                 content.extend(content_to_canonical(
-                    &m.content,
+                    m.content.clone(),
                     &format!("{path}.content"),
                     notes,
                 ));
@@ -930,7 +954,7 @@ pub fn response_to_canonical(resp: &Response, notes: &mut LossyNotes) -> c::Resp
             Item::Reasoning(r) => {
                 // Output item ids are the response's own bookkeeping, not content.
                 let mut item_notes = Vec::new();
-                content.push(reasoning_to_thinking(r, &path, &mut item_notes));
+                content.push(reasoning_to_thinking(r.clone(), &path, &mut item_notes));
                 notes.extend(
                     item_notes
                         .into_iter()

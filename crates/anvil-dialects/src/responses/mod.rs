@@ -47,7 +47,8 @@ pub mod stream;
 pub mod wire;
 
 pub use convert::{
-    request_from_canonical, request_to_canonical, response_from_canonical, response_to_canonical,
+    request_from_canonical, request_into_canonical, request_to_canonical, response_from_canonical,
+    response_to_canonical,
 };
 pub use stream::{StreamDecoder, StreamEncoder};
 pub use wire::{Request, Response};
