@@ -949,3 +949,34 @@ proptest::proptest! {
         proptest::prop_assert_eq!(decode(&encoded), events);
     }
 }
+
+#[test]
+fn a_known_type_in_a_shape_the_model_does_not_know_is_kept_as_it_came() {
+    // `type` in the middle, and a field of the wrong type: each falls back to `Other`, its keys in
+    // their order (the tag was taken out to decode the rest, and put back where it stood).
+    let items = [
+        r#"{"call_id":5,"type":"function_call","name":"f","arguments":"{}"}"#,
+        r#"{"id":"fco_1","call_id":"c","output":7,"type":"function_call_output"}"#,
+        r#"{"summary":"not a list","type":"reasoning"}"#,
+        r#"{"type":"message","role":"user","content":42}"#,
+    ];
+    for text in items {
+        let item: wire::Item = serde_json::from_str(text).unwrap();
+        assert!(matches!(item, wire::Item::Other(_)), "{text}: {item:?}");
+        assert_eq!(serde_json::to_string(&item).unwrap(), text);
+    }
+    let tool: wire::Tool =
+        serde_json::from_str(r#"{"name":"f","type":"function","parameters":{},"strict":"yes"}"#)
+            .unwrap();
+    assert!(matches!(tool, wire::Tool::Other(_)), "{tool:?}");
+    assert_eq!(
+        serde_json::to_string(&tool).unwrap(),
+        r#"{"name":"f","type":"function","parameters":{},"strict":"yes"}"#
+    );
+    // the same shapes, well formed, decode typed
+    let item: wire::Item = serde_json::from_str(
+        r#"{"call_id":"c","type":"function_call","name":"f","arguments":"{}"}"#,
+    )
+    .unwrap();
+    assert!(matches!(item, wire::Item::FunctionCall(_)), "{item:?}");
+}

@@ -26,13 +26,27 @@ fn serialize_tagged<S: Serializer, T: Serialize>(
     Value::Object(map).serialize(s)
 }
 
-/// Decodes a tagged object without its `type` key into `T`, or `None` when the shape does not fit.
-fn untag<T: DeserializeOwned>(value: &Value) -> Option<T> {
-    let mut value = value.clone();
-    if let Some(map) = value.as_object_mut() {
-        map.remove("type");
+/// Decodes a tagged object without its `type` key into `T`, or gives it back as it was (the tag
+/// where it stood) when the shape does not fit. `T` is decoded from the object in place: a copy
+/// of the object to decode from cost a second allocation for every map, array and string in it,
+/// for every item and tool of a request, and again for every level of nesting.
+fn untag<T: DeserializeOwned>(mut value: Value) -> Result<T, Value> {
+    let Some(map) = value.as_object_mut() else {
+        return Err(value);
+    };
+    let Some(index) = map.keys().position(|key| key == "type") else {
+        return T::deserialize(&value).map_err(|_| value);
+    };
+    let tag = map.shift_remove("type");
+    match T::deserialize(&value) {
+        Ok(decoded) => Ok(decoded),
+        Err(_) => {
+            if let (Some(map), Some(tag)) = (value.as_object_mut(), tag) {
+                map.shift_insert(index, "type".to_owned(), tag);
+            }
+            Err(value)
+        }
     }
-    serde_json::from_value(value).ok()
 }
 
 /// Declares an enum tagged by `type` whose unknown (or malformed) members are kept verbatim in `Other`.
@@ -69,10 +83,10 @@ macro_rules! tagged_enum {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 let value = Value::deserialize(d)?;
                 let decoded = match value.get("type").and_then(Value::as_str) {
-                    $( Some($tag) => untag(&value).map($name::$variant), )*
-                    _ => None,
+                    $( Some($tag) => untag(value).map($name::$variant), )*
+                    _ => Err(value),
                 };
-                Ok(decoded.unwrap_or($name::Other(value)))
+                Ok(decoded.unwrap_or_else($name::Other))
             }
         }
     };
@@ -203,19 +217,20 @@ impl Serialize for Item {
 impl<'de> Deserialize<'de> for Item {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let value = Value::deserialize(d)?;
-        let decoded = match value.get("type").and_then(Value::as_str) {
-            Some("message") => serde_json::from_value(value.clone())
-                .ok()
-                .map(Item::Message),
-            None if value.get("role").is_some() => serde_json::from_value(value.clone())
-                .ok()
-                .map(Item::Message),
-            Some("function_call") => untag(&value).map(Item::FunctionCall),
-            Some("function_call_output") => untag(&value).map(Item::FunctionCallOutput),
-            Some("reasoning") => untag(&value).map(Item::Reasoning),
-            _ => None,
+        // decoded from the value in place, which is kept (as `Other`) when it does not fit
+        let message = |value: Value| match MessageItem::deserialize(&value) {
+            Ok(message) => Ok(Item::Message(message)),
+            Err(_) => Err(value),
         };
-        Ok(decoded.unwrap_or(Item::Other(value)))
+        let decoded = match value.get("type").and_then(Value::as_str) {
+            Some("message") => message(value),
+            None if value.get("role").is_some() => message(value),
+            Some("function_call") => untag(value).map(Item::FunctionCall),
+            Some("function_call_output") => untag(value).map(Item::FunctionCallOutput),
+            Some("reasoning") => untag(value).map(Item::Reasoning),
+            _ => Err(value),
+        };
+        Ok(decoded.unwrap_or_else(Item::Other))
     }
 }
 
