@@ -10,20 +10,22 @@ use serde_json::{Map, Number, Value};
 
 pub use crate::nullable::Nullable;
 
-/// Serializes `inner` (a struct) with a leading `"type": tag` key.
+/// Serializes `inner` (a struct) with a leading `"type": tag` key, its fields streamed after the
+/// tag. (It went through a `Value` of `inner` and then a second map: on a namespace tool, whose
+/// functions are tagged too, a copy of every schema per level of nesting.)
 fn serialize_tagged<S: Serializer, T: Serialize>(
     tag: &str,
     inner: &T,
     s: S,
 ) -> Result<S::Ok, S::Error> {
-    use serde::ser::Error;
-    let value = serde_json::to_value(inner).map_err(S::Error::custom)?;
-    let mut map = Map::new();
-    map.insert("type".into(), Value::String(tag.into()));
-    if let Value::Object(fields) = value {
-        map.extend(fields);
+    #[derive(Serialize)]
+    struct Tagged<'a, T> {
+        #[serde(rename = "type")]
+        tag: &'a str,
+        #[serde(flatten)]
+        inner: &'a T,
     }
-    Value::Object(map).serialize(s)
+    Tagged { tag, inner }.serialize(s)
 }
 
 /// Decodes a tagged object without its `type` key into `T`, or gives it back as it was (the tag
