@@ -28,27 +28,27 @@ fn serialize_tagged<S: Serializer, T: Serialize>(
     Tagged { tag, inner }.serialize(s)
 }
 
+/// Decodes `T` from `value` by reference, or gives `value` back when it does not fit. (Decoding
+/// from a copy cost a second allocation for every map, array and string in it, for every item
+/// and tool of a request, and again for every level of nesting.)
+fn decode<T: DeserializeOwned>(value: Value) -> Result<T, Value> {
+    T::deserialize(&value).map_err(|_| value)
+}
+
 /// Decodes a tagged object without its `type` key into `T`, or gives it back as it was (the tag
-/// where it stood) when the shape does not fit. `T` is decoded from the object in place: a copy
-/// of the object to decode from cost a second allocation for every map, array and string in it,
-/// for every item and tool of a request, and again for every level of nesting.
+/// where it stood) when the shape does not fit.
 fn untag<T: DeserializeOwned>(mut value: Value) -> Result<T, Value> {
     let Some(map) = value.as_object_mut() else {
         return Err(value);
     };
-    let Some(index) = map.keys().position(|key| key == "type") else {
-        return T::deserialize(&value).map_err(|_| value);
-    };
+    let index = map.keys().position(|key| key == "type");
     let tag = map.shift_remove("type");
-    match T::deserialize(&value) {
-        Ok(decoded) => Ok(decoded),
-        Err(_) => {
-            if let (Some(map), Some(tag)) = (value.as_object_mut(), tag) {
-                map.shift_insert(index, "type".to_owned(), tag);
-            }
-            Err(value)
+    decode(value).map_err(|mut value| {
+        if let (Some(map), Some(index), Some(tag)) = (value.as_object_mut(), index, tag) {
+            map.shift_insert(index, "type".to_owned(), tag);
         }
-    }
+        value
+    })
 }
 
 /// Declares an enum tagged by `type` whose unknown (or malformed) members are kept verbatim in `Other`.
@@ -219,14 +219,9 @@ impl Serialize for Item {
 impl<'de> Deserialize<'de> for Item {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let value = Value::deserialize(d)?;
-        // decoded from the value in place, which is kept (as `Other`) when it does not fit
-        let message = |value: Value| match MessageItem::deserialize(&value) {
-            Ok(message) => Ok(Item::Message(message)),
-            Err(_) => Err(value),
-        };
         let decoded = match value.get("type").and_then(Value::as_str) {
-            Some("message") => message(value),
-            None if value.get("role").is_some() => message(value),
+            Some("message") => decode(value).map(Item::Message),
+            None if value.get("role").is_some() => decode(value).map(Item::Message),
             Some("function_call") => untag(value).map(Item::FunctionCall),
             Some("function_call_output") => untag(value).map(Item::FunctionCallOutput),
             Some("reasoning") => untag(value).map(Item::Reasoning),
