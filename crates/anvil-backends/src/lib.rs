@@ -1,7 +1,7 @@
 //! Upstream clients for anvil's tiers.
 //!
-//! One [`Upstream`] per configured tier: a pooled hyper-util client (HTTP/1.1, rustls for `https`,
-//! `TCP_NODELAY`), the tier's endpoint for its dialect, and its credential read once from the
+//! One [`Upstream`] per configured tier: its connections (HTTP/1.1, `TCP_NODELAY`; a pool of its own
+//! for `http`, see `pool`, and hyper-util's pooled client with rustls for `https`), the tier's endpoint for its dialect, and its credential read once from the
 //! environment variable the tier names. [`Upstream::send`] returns as soon as the upstream's response
 //! headers arrive; the body is read chunk by chunk with [`UpstreamBody::next_chunk`], which enforces the
 //! idle and total deadlines. Every failure is an [`UpstreamError`] that says whether anything may have
@@ -29,6 +29,10 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tokio::time::Instant;
+
+mod pool;
+
+use pool::{Http1Pool, Lease, PoolError};
 
 /// The Anthropic API version sent to Anthropic-dialect tiers.
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
@@ -167,8 +171,21 @@ pub struct Upstream {
     headers: HeaderMap,
     /// The key itself, kept only to scrub it from any text that leaves this crate.
     secret: Option<String>,
-    client: HttpClient,
+    transport: Transport,
     timeouts: Timeouts,
+}
+
+/// How a tier's requests travel: its own HTTP/1.1 pool for `http`, hyper-util's pooled client (with
+/// TLS) for `https`.
+#[derive(Clone)]
+enum Transport {
+    Http1 {
+        pool: Http1Pool,
+        /// The endpoints' URIs in origin form (path and query), as HTTP/1.1 writes them.
+        endpoint: Uri,
+        count_tokens: Option<Uri>,
+    },
+    Client(HttpClient),
 }
 
 impl fmt::Debug for Upstream {
@@ -286,6 +303,20 @@ impl Upstream {
                 HeaderValue::from_static(ANTHROPIC_VERSION),
             );
         }
+        let transport = match (endpoint.scheme_str(), endpoint.host()) {
+            (Some("http"), Some(host)) => {
+                let origin = |uri: &Uri| {
+                    uri.path_and_query()
+                        .map_or_else(|| Uri::from_static("/"), |pq| Uri::from(pq.clone()))
+                };
+                Transport::Http1 {
+                    pool: Http1Pool::new(host, endpoint.port_u16().unwrap_or(80), timeouts.connect),
+                    endpoint: origin(&endpoint),
+                    count_tokens: count_tokens.as_ref().map(origin),
+                }
+            }
+            _ => Transport::Client(client(timeouts.connect)?),
+        };
         Ok(Self {
             tier_id: tier.id.clone(),
             dialect,
@@ -295,7 +326,7 @@ impl Upstream {
             count_tokens,
             auth,
             secret,
-            client: client(timeouts.connect)?,
+            transport,
             timeouts,
         })
     }
@@ -345,7 +376,11 @@ impl Upstream {
         body: Bytes,
         forward: &HeaderMap,
     ) -> Result<UpstreamResponse, UpstreamError> {
-        self.post(self.endpoint.clone(), body, forward).await
+        let uri = match &self.transport {
+            Transport::Http1 { endpoint, .. } => endpoint,
+            Transport::Client(_) => &self.endpoint,
+        };
+        self.post(uri.clone(), body, forward).await
     }
 
     /// Sends a token-counting request (Anthropic dialect only; `None` otherwise).
@@ -354,8 +389,11 @@ impl Upstream {
         body: Bytes,
         forward: &HeaderMap,
     ) -> Option<Result<UpstreamResponse, UpstreamError>> {
-        let uri = self.count_tokens.clone()?;
-        Some(self.post(uri, body, forward).await)
+        let uri = match &self.transport {
+            Transport::Http1 { count_tokens, .. } => count_tokens,
+            Transport::Client(_) => &self.count_tokens,
+        };
+        Some(self.post(uri.clone()?, body, forward).await)
     }
 
     async fn post(
@@ -379,10 +417,22 @@ impl Upstream {
         }
 
         let first_byte = self.timeouts.first_byte.min(self.timeouts.total);
-        let response = match tokio::time::timeout(first_byte, self.client.request(request)).await {
-            Err(_) => return Err(UpstreamError::FirstByteTimeout),
-            Ok(Err(e)) => return Err(classify_client_error(&e)),
-            Ok(Ok(response)) => response,
+        let (response, lease) = match &self.transport {
+            Transport::Http1 { pool, .. } => {
+                match tokio::time::timeout(first_byte, pool.send(request)).await {
+                    Err(_) => return Err(UpstreamError::FirstByteTimeout),
+                    Ok(Err(PoolError::Connect(e))) => return Err(UpstreamError::Connect(e)),
+                    Ok(Err(PoolError::Reset(e))) => return Err(UpstreamError::Reset(e)),
+                    Ok(Ok((response, lease))) => (response, Some(lease)),
+                }
+            }
+            Transport::Client(client) => {
+                match tokio::time::timeout(first_byte, client.request(request)).await {
+                    Err(_) => return Err(UpstreamError::FirstByteTimeout),
+                    Ok(Err(e)) => return Err(classify_client_error(&e)),
+                    Ok(Ok(response)) => (response, None),
+                }
+            }
         };
         let (parts, body) = response.into_parts();
         let mut body = UpstreamBody {
@@ -391,6 +441,7 @@ impl Upstream {
             deadline,
             timer: None,
             waiting: false,
+            lease,
         };
         if !parts.status.is_success() {
             let mut collected = Vec::new();
@@ -477,6 +528,8 @@ pub struct UpstreamBody {
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
     /// `timer` is set for the current wait.
     waiting: bool,
+    /// The pooled connection the body arrives on, put back once the body has been read to the end.
+    lease: Option<Lease>,
 }
 
 impl UpstreamBody {
@@ -498,7 +551,12 @@ impl UpstreamBody {
         }
         loop {
             match Pin::new(&mut self.body).poll_frame(cx) {
-                Poll::Ready(None) => return Poll::Ready(Ok(None)),
+                Poll::Ready(None) => {
+                    if let Some(lease) = self.lease.take() {
+                        lease.release();
+                    }
+                    return Poll::Ready(Ok(None));
+                }
                 Poll::Ready(Some(Err(e))) => {
                     return Poll::Ready(Err(UpstreamError::Body(error_chain(&e))))
                 }

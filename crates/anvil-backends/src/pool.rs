@@ -1,0 +1,465 @@
+//! The HTTP/1.1 connection pool of a plain-`http` tier (a local model server).
+//!
+//! hyper-util's pooled client does, per request, what a tier with one fixed authority does not
+//! need: it hashes the request's scheme and authority to find the pool (SipHash, twice), races the
+//! checkout against a lazily built connect future, rewrites the URI to origin form, and spawns a
+//! task per response that waits for the connection to be idle again before putting it back. Here a
+//! tier owns its pool: a checkout pops the most recently used connection, and a connection goes back
+//! when its response body has been read to the end, from the task that read it. `https` tiers keep
+//! the pooled client (TLS).
+//!
+//! A pooled connection the server has closed meanwhile is noticed at checkout (its sender reports
+//! closed) or when the request cannot be written; a request that never left is sent again on a new
+//! connection. A connection idle for longer than [`IDLE_TIMEOUT`] is closed at the next checkout,
+//! and at most [`MAX_IDLE`] idle connections are kept. No task sweeps the idle list in between: a
+//! tier that is not called again keeps its idle connections until the server closes them.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+/// How long an idle connection is kept (hyper-util's pooled client's default).
+pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// The most idle connections kept per tier.
+pub(crate) const MAX_IDLE: usize = 64;
+
+type Sender = SendRequest<Full<Bytes>>;
+
+/// Why a pooled request failed.
+#[derive(Debug)]
+pub(crate) enum PoolError {
+    /// No connection could be opened.
+    Connect(String),
+    /// The request was written (or may have been) and the connection failed before an answer.
+    Reset(String),
+}
+
+/// One tier's connections.
+#[derive(Clone)]
+pub(crate) struct Http1Pool {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    host: String,
+    port: u16,
+    connect_timeout: Duration,
+    idle: Mutex<Vec<Idle>>,
+}
+
+struct Idle {
+    sender: Sender,
+    since: Instant,
+}
+
+/// A connection in use: it goes back to its pool with [`Lease::release`] once the response body
+/// has been read to the end. Dropped otherwise, and the connection closes with its body.
+pub(crate) struct Lease {
+    sender: Sender,
+    pool: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Lease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lease")
+            .field("host", &self.pool.host)
+            .field("port", &self.pool.port)
+            .finish()
+    }
+}
+
+impl Lease {
+    /// Puts the connection back: its response has been read to the end.
+    pub(crate) fn release(self) {
+        if self.sender.is_closed() {
+            return;
+        }
+        let mut idle = self.pool.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() >= MAX_IDLE {
+            idle.remove(0);
+        }
+        idle.push(Idle {
+            sender: self.sender,
+            since: Instant::now(),
+        });
+    }
+}
+
+impl Http1Pool {
+    /// A pool for `host:port` (an IPv6 literal may keep its brackets).
+    pub(crate) fn new(host: &str, port: u16, connect_timeout: Duration) -> Self {
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        Self {
+            inner: Arc::new(Inner {
+                host: host.to_owned(),
+                port,
+                connect_timeout,
+                idle: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// Sends `request` (its URI in origin form) on an idle connection or a new one.
+    pub(crate) async fn send(
+        &self,
+        mut request: Request<Full<Bytes>>,
+    ) -> Result<(Response<Incoming>, Lease), PoolError> {
+        loop {
+            let (mut sender, pooled) = match self.checkout() {
+                Some(sender) => (sender, true),
+                None => (self.connect().await?, false),
+            };
+            // A connection that went back at its body's end is ready once its task has run.
+            if let Err(e) = sender.ready().await {
+                if pooled {
+                    continue;
+                }
+                return Err(PoolError::Connect(crate::error_chain(&e)));
+            }
+            match sender.try_send_request(request).await {
+                Ok(response) => {
+                    return Ok((
+                        response,
+                        Lease {
+                            sender,
+                            pool: Arc::clone(&self.inner),
+                        },
+                    ))
+                }
+                Err(mut e) => match e.take_message() {
+                    // never written: the server had closed the idle connection
+                    Some(unsent) if pooled => request = unsent,
+                    _ => return Err(PoolError::Reset(crate::error_chain(e.error()))),
+                },
+            }
+        }
+    }
+
+    /// The most recently used idle connection that is still open and not expired.
+    fn checkout(&self) -> Option<Sender> {
+        let mut idle = self.inner.idle.lock().unwrap_or_else(|e| e.into_inner());
+        while let Some(entry) = idle.pop() {
+            if entry.sender.is_closed() {
+                continue;
+            }
+            if entry.since.elapsed() > IDLE_TIMEOUT {
+                // the rest are older still
+                idle.clear();
+                return None;
+            }
+            return Some(entry.sender);
+        }
+        None
+    }
+
+    async fn connect(&self) -> Result<Sender, PoolError> {
+        let inner = &self.inner;
+        let connect = TcpStream::connect((inner.host.as_str(), inner.port));
+        let stream = match tokio::time::timeout(inner.connect_timeout, connect).await {
+            Err(_) => {
+                return Err(PoolError::Connect(format!(
+                    "no connection within {} ms",
+                    inner.connect_timeout.as_millis()
+                )))
+            }
+            Ok(Err(e)) => return Err(PoolError::Connect(e.to_string())),
+            Ok(Ok(stream)) => stream,
+        };
+        let _ = stream.set_nodelay(true);
+        let (sender, connection) = http1::Builder::new()
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| PoolError::Connect(crate::error_chain(&e)))?;
+        tokio::spawn(async move {
+            // its errors reach the request through the sender
+            let _ = connection.await;
+        });
+        Ok(sender)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use anvil_config::{Dialect as ConfigDialect, Privacy, Tier, Timeouts};
+    use http::HeaderMap;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::*;
+    use crate::{Upstream, UpstreamError};
+
+    /// How the test server treats a connection after answering a request on it.
+    #[derive(Clone, Copy)]
+    enum After {
+        /// Keep it open for the next request.
+        KeepAlive,
+        /// Close it, without saying so in the answer (a server's keep-alive timeout).
+        CloseSilently,
+        /// Answer with `connection: close`, then close it.
+        SayClose,
+    }
+
+    /// A real-TCP upstream answering every request `200 {"n":<request number>}`; the count of
+    /// connections it accepted.
+    async fn server(after: After) -> (String, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/v1/", listener.local_addr().unwrap());
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let served = Arc::new(AtomicUsize::new(0));
+        let count = Arc::clone(&accepted);
+        tokio::spawn(async move {
+            loop {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                count.fetch_add(1, Ordering::SeqCst);
+                let served = Arc::clone(&served);
+                tokio::spawn(async move {
+                    let mut buffer = Vec::new();
+                    while read_request(&mut socket, &mut buffer).await {
+                        let n = served.fetch_add(1, Ordering::SeqCst) + 1;
+                        let body = format!("{{\"n\":{n}}}");
+                        let close = if matches!(after, After::SayClose) {
+                            "connection: close\r\n"
+                        } else {
+                            ""
+                        };
+                        let answer = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n{close}content-length: {}\r\n\r\n{body}",
+                            body.len()
+                        );
+                        if socket.write_all(answer.as_bytes()).await.is_err() {
+                            return;
+                        }
+                        if !matches!(after, After::KeepAlive) {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (url, accepted)
+    }
+
+    /// Reads one request (head and `content-length` body) off `socket`; false at its end.
+    async fn read_request(socket: &mut TcpStream, buffer: &mut Vec<u8>) -> bool {
+        loop {
+            if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
+                let length = head
+                    .lines()
+                    .find_map(|line| line.strip_prefix("content-length:"))
+                    .map_or(0, |v| v.trim().parse::<usize>().unwrap());
+                if buffer.len() >= end + 4 + length {
+                    buffer.drain(..end + 4 + length);
+                    return true;
+                }
+            }
+            let mut chunk = [0u8; 4096];
+            match socket.read(&mut chunk).await {
+                Ok(0) | Err(_) => return false,
+                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+
+    fn upstream(url: &str) -> Upstream {
+        let tier = Tier {
+            id: "t".into(),
+            base_url: url.into(),
+            dialect: ConfigDialect::OpenAi,
+            model: Some("m".into()),
+            context_limit: 1000,
+            privacy: Privacy::Local,
+            tool_support: true,
+            vision: false,
+            auth_env: None,
+            cost_input_per_mtok: None,
+            cost_output_per_mtok: None,
+            multiplexer: None,
+        };
+        Upstream::bind(&tier, Timeouts::default(), &|_| None).unwrap()
+    }
+
+    async fn ask(upstream: &Upstream) -> Result<String, UpstreamError> {
+        let response = upstream
+            .send(Bytes::from_static(b"{}"), &HeaderMap::new())
+            .await?;
+        let body = response.body.collect(1024).await?;
+        Ok(String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn requests_one_after_another_share_one_connection() {
+        let (url, accepted) = server(After::KeepAlive).await;
+        let upstream = upstream(&url);
+        assert!(matches!(upstream.transport, crate::Transport::Http1 { .. }));
+        for n in 1..=3 {
+            assert_eq!(ask(&upstream).await.unwrap(), format!("{{\"n\":{n}}}"));
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_server_closed_while_idle_is_replaced() {
+        let (url, accepted) = server(After::CloseSilently).await;
+        let upstream = upstream(&url);
+        // the next request goes out at once, before or after the client has seen the close
+        for n in 1..=5 {
+            assert_eq!(ask(&upstream).await.unwrap(), format!("{{\"n\":{n}}}"));
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 5);
+    }
+
+    /// Answers one request on `socket` with `{"n":n}` and keeps the connection open.
+    async fn answer(socket: &mut TcpStream, n: usize) {
+        let mut buffer = Vec::new();
+        assert!(read_request(socket, &mut buffer).await);
+        let body = format!("{{\"n\":{n}}}");
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        socket.write_all(answer.as_bytes()).await.unwrap();
+    }
+
+    /// The test is the server: it answers on one connection, closes it while it is idle in the
+    /// pool, and answers the next request on a second. (A close that lands between the checkout
+    /// and the write, which `try_send_request` hands back unsent, cannot be timed from a test.)
+    #[tokio::test]
+    async fn a_pooled_connection_the_server_closed_is_replaced() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let upstream = upstream(&format!("http://{}/v1/", listener.local_addr().unwrap()));
+        let serve_first = async {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            answer(&mut socket, 1).await;
+            socket
+        };
+        let (first, socket) = tokio::join!(ask(&upstream), serve_first);
+        assert_eq!(first.unwrap(), "{\"n\":1}");
+        let crate::Transport::Http1 { pool, .. } = &upstream.transport else {
+            unreachable!()
+        };
+        // the connection's task has gone idle: the pooled sender is ready for the next request
+        while !pool.inner.idle.lock().unwrap()[0].sender.is_ready() {
+            tokio::task::yield_now().await;
+        }
+        drop(socket);
+        while !pool.inner.idle.lock().unwrap()[0].sender.is_closed() {
+            tokio::task::yield_now().await;
+        }
+        let serve_second = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            answer(&mut socket, 2).await;
+            socket
+        });
+        assert_eq!(ask(&upstream).await.unwrap(), "{\"n\":2}");
+        drop(serve_second.await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn an_answer_that_says_connection_close_does_not_return_its_connection() {
+        let (url, accepted) = server(After::SayClose).await;
+        let upstream = upstream(&url);
+        for n in 1..=3 {
+            assert_eq!(ask(&upstream).await.unwrap(), format!("{{\"n\":{n}}}"));
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 3);
+        let crate::Transport::Http1 { pool, .. } = &upstream.transport else {
+            unreachable!()
+        };
+        assert!(pool.checkout().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_body_dropped_before_its_end_does_not_return_its_connection() {
+        let (url, accepted) = server(After::KeepAlive).await;
+        let upstream = upstream(&url);
+        let response = upstream
+            .send(Bytes::from_static(b"{}"), &HeaderMap::new())
+            .await
+            .unwrap();
+        drop(response);
+        assert_eq!(ask(&upstream).await.unwrap(), "{\"n\":2}");
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_connection_idle_past_the_timeout_is_closed_at_checkout() {
+        let (url, accepted) = server(After::KeepAlive).await;
+        let upstream = upstream(&url);
+        assert_eq!(ask(&upstream).await.unwrap(), "{\"n\":1}");
+        let crate::Transport::Http1 { pool, .. } = &upstream.transport else {
+            unreachable!()
+        };
+        let long_ago = Instant::now()
+            .checked_sub(IDLE_TIMEOUT + Duration::from_secs(1))
+            .unwrap();
+        pool.inner.idle.lock().unwrap()[0].since = long_ago;
+        assert!(pool.checkout().is_none());
+        assert!(pool.inner.idle.lock().unwrap().is_empty());
+        assert_eq!(ask(&upstream).await.unwrap(), "{\"n\":2}");
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_a_connect_failure() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/v1/", listener.local_addr().unwrap());
+        drop(listener);
+        let error = ask(&upstream(&url)).await.unwrap_err();
+        assert!(matches!(error, UpstreamError::Connect(_)), "{error}");
+        assert!(error.may_fall_back());
+    }
+
+    #[tokio::test]
+    async fn a_connection_closed_without_an_answer_is_a_reset() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/v1/", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut buffer = Vec::new();
+            read_request(&mut socket, &mut buffer).await;
+        });
+        let error = ask(&upstream(&url)).await.unwrap_err();
+        assert!(matches!(error, UpstreamError::Reset(_)), "{error}");
+    }
+
+    #[tokio::test]
+    async fn at_most_max_idle_connections_are_kept() {
+        let (url, accepted) = server(After::KeepAlive).await;
+        let upstream = upstream(&url);
+        // one more answer open at once than the pool keeps: each on a connection of its own
+        let mut open = Vec::new();
+        for _ in 0..=MAX_IDLE {
+            let response = upstream
+                .send(Bytes::from_static(b"{}"), &HeaderMap::new())
+                .await
+                .unwrap();
+            open.push(response);
+        }
+        for response in open {
+            response.body.collect(1024).await.unwrap();
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), MAX_IDLE + 1);
+        let crate::Transport::Http1 { pool, .. } = &upstream.transport else {
+            unreachable!()
+        };
+        assert_eq!(pool.inner.idle.lock().unwrap().len(), MAX_IDLE);
+        // and they serve what comes next without a new connection
+        ask(&upstream).await.unwrap();
+        assert_eq!(accepted.load(Ordering::SeqCst), MAX_IDLE + 1);
+    }
+}
