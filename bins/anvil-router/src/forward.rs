@@ -554,13 +554,8 @@ async fn generate_inner(
     let hints = route::hints(&headers, body_hints.as_ref())?;
     let model = json.string("model").unwrap_or_default();
     let mut notes = Vec::new();
-    // An Anthropic or Responses request moves into its canonical form. An OpenAI Chat request is
-    // copied, and its typed request is freed once the answer is out (see the end).
-    let (canonical, copied) = if request.moves_into_canonical() {
-        (request.into_canonical(&mut notes), None)
-    } else {
-        (request.to_canonical(&mut notes), Some(request))
-    };
+    // The typed request moves into its canonical form: nothing of it is copied.
+    let canonical = request.into_canonical(&mut notes);
     let session = route::session_id(&hints, &headers, &json.object_of(&["metadata"]));
     let routing = Arc::new(route::route(
         &state.config,
@@ -601,15 +596,11 @@ async fn generate_inner(
         last: None,
         permit: Some(permit),
     };
-    let response = if stream {
+    Ok(if stream {
         walk.run_stream().await
     } else {
         walk.run_complete().await
-    };
-    if let Some(copied) = copied {
-        crate::idle::defer(move || drop(copied));
-    }
-    Ok(response)
+    })
 }
 
 /// What the session may still spend on metered tiers, when it has a ceiling.
@@ -1809,7 +1800,7 @@ fn decide_inner(ctx: &Ctx, bytes: &[u8]) -> Result<Value, ApiError> {
     let hints = route::hints(&ctx.headers, body_hints.as_ref())?;
     let model = json.get("model").and_then(Value::as_str).unwrap_or("");
     let mut notes = Vec::new();
-    let canonical = request.to_canonical(&mut notes);
+    let canonical = request.into_canonical(&mut notes);
     let session = route::session_id(&hints, &ctx.headers, &json);
     let routing = route::route(
         &ctx.state.config,

@@ -61,21 +61,14 @@ impl AnyRequest {
         }
     }
 
-    /// [`AnyRequest::to_canonical`] for a request that is no longer needed: an Anthropic or
-    /// Responses request's text, schemas and values move into the canonical request instead of
-    /// being copied ([`AnyRequest::moves_into_canonical`]; OpenAI Chat still copies).
+    /// [`AnyRequest::to_canonical`] for a request that is no longer needed: its text, schemas and
+    /// values move into the canonical request instead of being copied.
     pub fn into_canonical(self, notes: &mut LossyNotes) -> canonical::Request {
         match self {
             Self::Anthropic(r) => anthropic::request_into_canonical(r, notes),
+            Self::OpenAiChat(r) => openai::request_into_canonical(r, notes),
             Self::Responses(r) => responses::request_into_canonical(r, notes),
-            other => other.to_canonical(notes),
         }
-    }
-
-    /// Whether [`AnyRequest::into_canonical`] moves this request's contents (rather than copying
-    /// them and freeing the request on the spot, which a caller may rather defer).
-    pub fn moves_into_canonical(&self) -> bool {
-        matches!(self, Self::Anthropic(_) | Self::Responses(_))
     }
 
     /// A canonical request expressed in `dialect`.

@@ -81,10 +81,10 @@ fn data_url(media_type: &str, data: &str) -> String {
     format!("data:{media_type};base64,{data}")
 }
 
-fn media_from_url(url: &str) -> MediaSource {
-    match parse_data_url(url) {
+fn media_from_url(url: String) -> MediaSource {
+    match parse_data_url(&url) {
         Some((media_type, data)) => MediaSource::Base64 { media_type, data },
-        None => MediaSource::Url(url.to_owned()),
+        None => MediaSource::Url(url),
     }
 }
 
@@ -99,33 +99,58 @@ fn text_part(text: String) -> Part {
 
 /// Converts a Chat Completions request to canonical form, noting what has no canonical slot.
 pub fn request_to_canonical(req: &Request, notes: &mut LossyNotes) -> canonical::Request {
+    request_into_canonical(req.clone(), notes)
+}
+
+/// [`request_to_canonical`], moving the request's strings and JSON values into the canonical
+/// request instead of copying them (an Aider request carries the repository map and whole files).
+pub fn request_into_canonical(req: Request, notes: &mut LossyNotes) -> canonical::Request {
+    let Request {
+        model,
+        messages,
+        tools,
+        tool_choice,
+        parallel_tool_calls,
+        functions,
+        function_call,
+        max_tokens,
+        max_completion_tokens,
+        temperature,
+        top_p,
+        stop,
+        stream,
+        stream_options,
+        response_format,
+        reasoning_effort,
+        user,
+        extra,
+    } = req;
     let mut out = canonical::Request {
-        model: req.model.as_option().cloned().unwrap_or_default(),
+        model: model.into_option().unwrap_or_default(),
         ..canonical::Request::default()
     };
 
-    let mut i = 0;
     // The leading run of system/developer messages is the system prompt.
-    while let Some(msg) = req.messages.get(i) {
-        if !matches!(msg.role, wire::Role::System | wire::Role::Developer) {
-            break;
-        }
+    let mut leading = true;
+    let mut after_tool = false;
+    for (i, msg) in messages.into_iter().enumerate() {
         let path = format!("messages[{i}]");
-        if msg.role == wire::Role::Developer {
-            notes.push(Lossy::approximated(format!("{path}.role")));
+        let is_instruction = matches!(msg.role, wire::Role::System | wire::Role::Developer);
+        leading &= is_instruction;
+        let is_tool = matches!(msg.role, wire::Role::Tool | wire::Role::Function);
+        if leading {
+            if msg.role == wire::Role::Developer {
+                notes.push(Lossy::approximated(format!("{path}.role")));
+            }
+            for (text, cache_control) in instruction_texts(msg, &path, notes) {
+                out.system.push(canonical::SystemPart {
+                    text,
+                    cache_control,
+                });
+            }
+            continue;
         }
-        for (text, cache_control) in instruction_texts(msg, &path, notes) {
-            out.system.push(canonical::SystemPart {
-                text,
-                cache_control,
-            });
-        }
-        i += 1;
-    }
-
-    while let Some(msg) = req.messages.get(i) {
-        let path = format!("messages[{i}]");
-        match &msg.role {
+        match msg.role {
             wire::Role::System | wire::Role::Developer => {
                 let role = if msg.role == wire::Role::System {
                     canonical::Role::System
@@ -142,8 +167,8 @@ pub fn request_to_canonical(req: &Request, notes: &mut LossyNotes) -> canonical:
                 out.messages.push(canonical::Message { role, content });
             }
             wire::Role::User => {
-                note_message_fields(msg, &path, notes, &[]);
-                let content = match &msg.content {
+                note_message_fields(&msg, &path, notes, &[]);
+                let content = match msg.content {
                     Nullable::Value(content) => {
                         user_parts(content, &format!("{path}.content"), notes)
                     }
@@ -160,13 +185,8 @@ pub fn request_to_canonical(req: &Request, notes: &mut LossyNotes) -> canonical:
             wire::Role::Tool | wire::Role::Function => {
                 let part = tool_result_to_canonical(msg, &path, notes);
                 // Consecutive tool results share one user turn.
-                let merge = i > 0
-                    && matches!(
-                        req.messages.get(i - 1).map(|m| &m.role),
-                        Some(wire::Role::Tool | wire::Role::Function)
-                    );
                 match out.messages.last_mut() {
-                    Some(last) if merge => last.content.push(part),
+                    Some(last) if after_tool => last.content.push(part),
                     _ => out.messages.push(canonical::Message {
                         role: canonical::Role::User,
                         content: vec![part],
@@ -175,31 +195,31 @@ pub fn request_to_canonical(req: &Request, notes: &mut LossyNotes) -> canonical:
             }
             wire::Role::Other(_) => notes.push(Lossy::dropped(path)),
         }
-        i += 1;
+        after_tool = is_tool;
     }
 
-    if let Nullable::Value(tools) = &req.tools {
-        for (t, tool) in tools.iter().enumerate() {
+    if let Nullable::Value(tools) = tools {
+        for (t, tool) in tools.into_iter().enumerate() {
             let path = format!("tools[{t}]");
             match tool {
                 wire::Tool::Function(f) => {
                     note_extra(&f.extra, &path, notes);
                     out.tools
                         .push(canonical::Tool::Function(function_def_to_canonical(
-                            &f.function,
+                            f.function,
                             &format!("{path}.function"),
                             notes,
                         )));
                 }
                 wire::Tool::Other(raw) => out.tools.push(canonical::Tool::Native {
                     dialect: Dialect::OpenAiChat,
-                    raw: raw.clone(),
+                    raw,
                 }),
             }
         }
     }
-    if let Nullable::Value(functions) = &req.functions {
-        for (f, def) in functions.iter().enumerate() {
+    if let Nullable::Value(functions) = functions {
+        for (f, def) in functions.into_iter().enumerate() {
             let path = format!("functions[{f}]");
             notes.push(Lossy::approximated(path.clone()));
             out.tools
@@ -209,50 +229,47 @@ pub fn request_to_canonical(req: &Request, notes: &mut LossyNotes) -> canonical:
         }
     }
 
-    out.tool_choice = match &req.tool_choice {
+    out.tool_choice = match tool_choice {
         Nullable::Value(choice) => tool_choice_to_canonical(choice, notes),
         Nullable::Absent | Nullable::Null => None,
     };
-    if let Nullable::Value(legacy) = &req.function_call {
+    if let Nullable::Value(legacy) = function_call {
         if out.tool_choice.is_none() {
             notes.push(Lossy::approximated("function_call"));
             out.tool_choice = match legacy {
                 Value::String(mode) if mode == "none" => Some(canonical::ToolChoice::None),
                 Value::String(mode) if mode == "auto" => Some(canonical::ToolChoice::Auto),
-                Value::Object(o) => o
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .map(|name| canonical::ToolChoice::Tool(name.to_owned())),
+                Value::Object(mut o) => match o.shift_remove("name") {
+                    Some(Value::String(name)) => Some(canonical::ToolChoice::Tool(name)),
+                    _ => None,
+                },
                 _ => None,
             };
         } else {
             notes.push(Lossy::dropped("function_call"));
         }
     }
-    out.parallel_tool_calls = req.parallel_tool_calls.as_option().copied();
-    if let (Nullable::Value(a), Nullable::Value(b)) = (&req.max_tokens, &req.max_completion_tokens)
-    {
+    out.parallel_tool_calls = parallel_tool_calls.into_option();
+    if let (Nullable::Value(a), Nullable::Value(b)) = (&max_tokens, &max_completion_tokens) {
         if a != b {
             notes.push(Lossy::approximated("max_tokens"));
         }
     }
-    out.max_tokens = req
-        .max_completion_tokens
-        .as_option()
-        .or(req.max_tokens.as_option())
-        .copied();
-    out.temperature = req.temperature.as_option().and_then(number_to_f64);
-    out.top_p = req.top_p.as_option().and_then(number_to_f64);
-    out.stop = match &req.stop {
-        Nullable::Value(wire::Stop::One(s)) => vec![s.clone()],
-        Nullable::Value(wire::Stop::Many(v)) => v.clone(),
+    out.max_tokens = max_completion_tokens
+        .into_option()
+        .or(max_tokens.into_option());
+    out.temperature = temperature.as_option().and_then(number_to_f64);
+    out.top_p = top_p.as_option().and_then(number_to_f64);
+    out.stop = match stop {
+        Nullable::Value(wire::Stop::One(s)) => vec![s],
+        Nullable::Value(wire::Stop::Many(v)) => v,
         Nullable::Absent | Nullable::Null => Vec::new(),
     };
-    out.stream = req.stream.as_option().copied().unwrap_or(false);
-    if let Nullable::Value(options) = &req.stream_options {
+    out.stream = stream.into_option().unwrap_or(false);
+    if let Nullable::Value(options) = &stream_options {
         note_extra(&options.extra, "stream_options", notes);
     }
-    out.reasoning_effort = req.reasoning_effort.as_option().cloned();
+    out.reasoning_effort = reasoning_effort.into_option();
     // `thinking` is canonical's on/off switch and `reasoning_effort` its level; OpenAI has only the
     // level, and asking for one means asking a reasoning model to reason.
     out.thinking = out.reasoning_effort.as_deref().map(|effort| {
@@ -262,32 +279,32 @@ pub fn request_to_canonical(req: &Request, notes: &mut LossyNotes) -> canonical:
             canonical::ThinkingConfig::Adaptive
         }
     });
-    out.response_format = match &req.response_format {
+    out.response_format = match response_format {
         Nullable::Value(format) => response_format_to_canonical(format, notes),
         Nullable::Absent | Nullable::Null => None,
     };
-    out.user = req.user.as_option().cloned();
-    note_extra(&req.extra, "", notes);
+    out.user = user.into_option();
+    note_extra(&extra, "", notes);
     out
 }
 
 /// Texts of a system/developer message (string content, or its text parts) with their cache markers.
 fn instruction_texts(
-    msg: &wire::Message,
+    msg: wire::Message,
     path: &str,
     notes: &mut LossyNotes,
 ) -> Vec<(String, Option<Value>)> {
-    note_message_fields(msg, path, notes, &[]);
-    match &msg.content {
-        Nullable::Value(Content::Text(text)) => vec![(text.clone(), None)],
+    note_message_fields(&msg, path, notes, &[]);
+    match msg.content {
+        Nullable::Value(Content::Text(text)) => vec![(text, None)],
         Nullable::Value(Content::Parts(parts)) => {
             let mut texts = Vec::new();
-            for (p, part) in parts.iter().enumerate() {
+            for (p, part) in parts.into_iter().enumerate() {
                 let part_path = format!("{path}.content[{p}]");
                 match part {
                     ContentPart::Text(t) => {
                         let cache_control = split_cache(&t.extra, &part_path, notes);
-                        texts.push((t.text.clone(), cache_control));
+                        texts.push((t.text, cache_control));
                     }
                     _ => notes.push(Lossy::dropped(part_path)),
                 }
@@ -306,61 +323,71 @@ fn note_message_fields(msg: &wire::Message, path: &str, notes: &mut LossyNotes, 
     note_extra(&msg.extra, path, notes);
 }
 
-fn user_parts(content: &Content, path: &str, notes: &mut LossyNotes) -> Vec<Part> {
+fn user_parts(content: Content, path: &str, notes: &mut LossyNotes) -> Vec<Part> {
     match content {
-        Content::Text(text) => vec![text_part(text.clone())],
+        Content::Text(text) => vec![text_part(text)],
         Content::Parts(parts) => parts
-            .iter()
+            .into_iter()
             .enumerate()
             .filter_map(|(p, part)| part_to_canonical(part, &format!("{path}[{p}]"), notes))
             .collect(),
     }
 }
 
-fn part_to_canonical(part: &ContentPart, path: &str, notes: &mut LossyNotes) -> Option<Part> {
+fn part_to_canonical(part: ContentPart, path: &str, notes: &mut LossyNotes) -> Option<Part> {
     match part {
-        ContentPart::Text(t) => Some(Part::Text {
-            text: t.text.clone(),
-            cache_control: split_cache(&t.extra, path, notes),
-        }),
+        ContentPart::Text(t) => {
+            let cache_control = split_cache(&t.extra, path, notes);
+            Some(Part::Text {
+                text: t.text,
+                cache_control,
+            })
+        }
         ContentPart::ImageUrl(img) => {
             note_extra(&img.image_url.extra, &format!("{path}.image_url"), notes);
+            let cache_control = split_cache(&img.extra, path, notes);
             Some(Part::Image {
-                source: media_from_url(&img.image_url.url),
-                detail: img.image_url.detail.as_option().cloned(),
-                cache_control: split_cache(&img.extra, path, notes),
+                source: media_from_url(img.image_url.url),
+                detail: img.image_url.detail.into_option(),
+                cache_control,
             })
         }
         ContentPart::File(file) => {
             let cache_control = split_cache(&file.extra, path, notes);
-            note_extra(&file.file.extra, &format!("{path}.file"), notes);
-            let source = if let Some(data) = file.file.file_data.as_option() {
-                if !file.file.file_id.is_absent() {
+            let wire::FileRef {
+                file_data,
+                file_id,
+                filename,
+                extra,
+            } = file.file;
+            note_extra(&extra, &format!("{path}.file"), notes);
+            let source = if let Nullable::Value(data) = file_data {
+                if !file_id.is_absent() {
                     notes.push(Lossy::dropped(format!("{path}.file.file_id")));
                 }
-                match parse_data_url(data) {
+                match parse_data_url(&data) {
                     Some((media_type, data)) => MediaSource::Base64 { media_type, data },
                     // Bare base64 without a data: prefix; OpenAI only takes PDFs here.
                     None => MediaSource::Base64 {
                         media_type: "application/pdf".to_owned(),
-                        data: data.clone(),
+                        data,
                     },
                 }
-            } else if let Some(id) = file.file.file_id.as_option() {
-                MediaSource::FileId(id.clone())
+            } else if let Nullable::Value(id) = file_id {
+                MediaSource::FileId(id)
             } else {
                 notes.push(Lossy::dropped(path.to_owned()));
                 return None;
             };
             Some(Part::Document {
                 source,
-                title: file.file.filename.as_option().cloned(),
+                title: filename.into_option(),
                 cache_control,
             })
         }
         ContentPart::Refusal(r) => {
             notes.push(Lossy::approximated(path.to_owned()));
-            Some(text_part(r.refusal.clone()))
+            Some(text_part(r.refusal))
         }
         ContentPart::Other(_) => {
             notes.push(Lossy::dropped(path.to_owned()));
@@ -370,34 +397,42 @@ fn part_to_canonical(part: &ContentPart, path: &str, notes: &mut LossyNotes) -> 
 }
 
 fn assistant_to_canonical(
-    msg: &wire::Message,
+    msg: wire::Message,
     path: &str,
     notes: &mut LossyNotes,
 ) -> canonical::Message {
-    note_message_fields(msg, path, notes, &[]);
+    note_message_fields(&msg, path, notes, &[]);
+    let wire::Message {
+        content: wire_content,
+        reasoning_content,
+        reasoning,
+        refusal,
+        tool_calls,
+        function_call,
+        ..
+    } = msg;
     let mut content = Vec::new();
-    let reasoning = msg
-        .reasoning_content
-        .as_option()
-        .or(msg.reasoning.as_option());
+    let both_reasonings =
+        reasoning_content.as_option().is_some() && reasoning.as_option().is_some();
+    let reasoning = reasoning_content.into_option().or(reasoning.into_option());
     if let Some(text) = reasoning {
         if !text.is_empty() {
             content.push(Part::Thinking {
-                text: text.clone(),
+                text,
                 signature: None,
             });
         }
     }
-    if msg.reasoning_content.as_option().is_some() && msg.reasoning.as_option().is_some() {
+    if both_reasonings {
         notes.push(Lossy::dropped(format!("{path}.reasoning")));
     }
-    let has_calls = matches!(&msg.tool_calls, Nullable::Value(calls) if !calls.is_empty())
-        || !matches!(msg.function_call, Nullable::Absent | Nullable::Null);
+    let has_calls = matches!(&tool_calls, Nullable::Value(calls) if !calls.is_empty())
+        || !matches!(function_call, Nullable::Absent | Nullable::Null);
     let mut texts = Vec::new();
-    match &msg.content {
-        Nullable::Value(Content::Text(text)) => texts.push(text_part(text.clone())),
+    match wire_content {
+        Nullable::Value(Content::Text(text)) => texts.push(text_part(text)),
         Nullable::Value(Content::Parts(parts)) => {
-            for (p, part) in parts.iter().enumerate() {
+            for (p, part) in parts.into_iter().enumerate() {
                 let part_path = format!("{path}.content[{p}]");
                 match part {
                     ContentPart::Text(_) | ContentPart::Refusal(_) => {
@@ -409,24 +444,24 @@ fn assistant_to_canonical(
         }
         Nullable::Absent | Nullable::Null => {}
     }
-    if let Some(refusal) = msg.refusal.as_option() {
+    if let Nullable::Value(refusal) = refusal {
         notes.push(Lossy::approximated(format!("{path}.refusal")));
-        texts.push(text_part(refusal.clone()));
+        texts.push(text_part(refusal));
     }
     // An empty text next to tool calls carries nothing and is invalid in Anthropic.
     texts.retain(|part| !(has_calls && matches!(part, Part::Text { text, .. } if text.is_empty())));
     content.extend(texts);
-    if let Nullable::Value(calls) = &msg.tool_calls {
-        for (c, call) in calls.iter().enumerate() {
+    if let Nullable::Value(calls) = tool_calls {
+        for (c, call) in calls.into_iter().enumerate() {
             let call_path = format!("{path}.tool_calls[{c}]");
             match call {
                 wire::ToolCall::Function(f) => {
                     note_extra(&f.extra, &call_path, notes);
                     note_extra(&f.function.extra, &format!("{call_path}.function"), notes);
                     content.push(Part::ToolUse {
-                        id: f.id.clone(),
-                        name: f.function.name.clone(),
-                        arguments: f.function.arguments.clone(),
+                        id: f.id,
+                        name: f.function.name,
+                        arguments: f.function.arguments,
                         cache_control: None,
                     });
                 }
@@ -434,12 +469,12 @@ fn assistant_to_canonical(
             }
         }
     }
-    if let Nullable::Value(call) = &msg.function_call {
+    if let Nullable::Value(call) = function_call {
         notes.push(Lossy::approximated(format!("{path}.function_call")));
         content.push(Part::ToolUse {
             id: call.name.clone(),
-            name: call.name.clone(),
-            arguments: call.arguments.clone(),
+            name: call.name,
+            arguments: call.arguments,
             cache_control: None,
         });
     }
@@ -449,22 +484,22 @@ fn assistant_to_canonical(
     }
 }
 
-fn tool_result_to_canonical(msg: &wire::Message, path: &str, notes: &mut LossyNotes) -> Part {
+fn tool_result_to_canonical(msg: wire::Message, path: &str, notes: &mut LossyNotes) -> Part {
     note_extra(&msg.extra, path, notes);
     let tool_use_id = if msg.role == wire::Role::Function {
         notes.push(Lossy::approximated(path.to_owned()));
-        msg.name.as_option().cloned().unwrap_or_default()
+        msg.name.into_option().unwrap_or_default()
     } else {
         if !msg.name.is_absent() {
             notes.push(Lossy::dropped(format!("{path}.name")));
         }
-        msg.tool_call_id.as_option().cloned().unwrap_or_default()
+        msg.tool_call_id.into_option().unwrap_or_default()
     };
-    let content = match &msg.content {
-        Nullable::Value(Content::Text(text)) => ToolResultContent::Text(text.clone()),
+    let content = match msg.content {
+        Nullable::Value(Content::Text(text)) => ToolResultContent::Text(text),
         Nullable::Value(Content::Parts(parts)) => ToolResultContent::Parts(
             parts
-                .iter()
+                .into_iter()
                 .enumerate()
                 .filter_map(|(p, part)| {
                     part_to_canonical(part, &format!("{path}.content[{p}]"), notes)
@@ -482,27 +517,26 @@ fn tool_result_to_canonical(msg: &wire::Message, path: &str, notes: &mut LossyNo
 }
 
 fn function_def_to_canonical(
-    def: &wire::FunctionDef,
+    def: wire::FunctionDef,
     path: &str,
     notes: &mut LossyNotes,
 ) -> canonical::FunctionTool {
     note_extra(&def.extra, path, notes);
     canonical::FunctionTool {
-        name: def.name.clone(),
-        description: def.description.as_option().cloned(),
+        name: def.name,
+        description: def.description.into_option(),
         // OpenAI: omitting `parameters` declares a function without arguments.
         parameters: def
             .parameters
-            .as_option()
-            .cloned()
+            .into_option()
             .unwrap_or_else(|| serde_json::json!({"type": "object", "properties": {}})),
-        strict: def.strict.as_option().copied(),
+        strict: def.strict.into_option(),
         cache_control: None,
     }
 }
 
 fn tool_choice_to_canonical(
-    choice: &wire::ToolChoice,
+    choice: wire::ToolChoice,
     notes: &mut LossyNotes,
 ) -> Option<canonical::ToolChoice> {
     match choice {
@@ -518,7 +552,7 @@ fn tool_choice_to_canonical(
         wire::ToolChoice::Function(named) => {
             note_extra(&named.extra, "tool_choice", notes);
             note_extra(&named.function.extra, "tool_choice.function", notes);
-            Some(canonical::ToolChoice::Tool(named.function.name.clone()))
+            Some(canonical::ToolChoice::Tool(named.function.name))
         }
         wire::ToolChoice::Other(_) => {
             notes.push(Lossy::dropped("tool_choice"));
@@ -528,33 +562,29 @@ fn tool_choice_to_canonical(
 }
 
 fn response_format_to_canonical(
-    format: &wire::ResponseFormat,
+    format: wire::ResponseFormat,
     notes: &mut LossyNotes,
 ) -> Option<canonical::ResponseFormat> {
     match format {
         wire::ResponseFormat::Text(extra) => {
-            note_extra(extra, "response_format", notes);
+            note_extra(&extra, "response_format", notes);
             Some(canonical::ResponseFormat::Text)
         }
         wire::ResponseFormat::JsonObject(extra) => {
-            note_extra(extra, "response_format", notes);
+            note_extra(&extra, "response_format", notes);
             Some(canonical::ResponseFormat::JsonObject)
         }
         wire::ResponseFormat::JsonSchema(f) => {
             note_extra(&f.extra, "response_format", notes);
-            note_extra(&f.json_schema.extra, "response_format.json_schema", notes);
-            if !f.json_schema.description.is_absent() {
+            let schema = f.json_schema;
+            note_extra(&schema.extra, "response_format.json_schema", notes);
+            if !schema.description.is_absent() {
                 notes.push(Lossy::dropped("response_format.json_schema.description"));
             }
             Some(canonical::ResponseFormat::JsonSchema {
-                name: f.json_schema.name.as_option().cloned(),
-                schema: f
-                    .json_schema
-                    .schema
-                    .as_option()
-                    .cloned()
-                    .unwrap_or(Value::Null),
-                strict: f.json_schema.strict.as_option().copied(),
+                name: schema.name.into_option(),
+                schema: schema.schema.into_option().unwrap_or(Value::Null),
+                strict: schema.strict.into_option(),
             })
         }
         wire::ResponseFormat::Other(_) => {
@@ -1113,7 +1143,8 @@ pub fn response_to_canonical(resp: &Response, notes: &mut LossyNotes) -> canonic
         }
         let refusal_only = choice.message.refusal.as_option().is_some()
             && !matches!(&choice.message.content, Nullable::Value(Content::Text(t)) if !t.is_empty());
-        out.content = assistant_to_canonical(&choice.message, "choices[0].message", notes).content;
+        out.content =
+            assistant_to_canonical(choice.message.clone(), "choices[0].message", notes).content;
         out.stop_reason = match choice.finish_reason.as_option() {
             Some(_) if refusal_only => Some(StopReason::Refusal),
             Some(reason) => Some(stop_reason_from_wire(reason)),

@@ -3,7 +3,8 @@
 //!
 //! * [`wire`]: request, response and `chat.completion.chunk` models; [`parse_request`] /
 //!   [`parse_response`] decode bodies, `to_json` re-encodes them to an equal JSON value.
-//! * [`request_to_canonical`] / [`request_from_canonical`] and the response pair: see the
+//! * [`request_to_canonical`] (and [`request_into_canonical`], which moves instead of copying) /
+//!   [`request_from_canonical`] and the response pair: see the
 //!   `convert` module docs (re-stated below) for how system/developer, tool messages and legacy
 //!   function calling map.
 //! * [`StreamDecoder`] / [`StreamEncoder`]: see the `stream` module docs for how interleaved
@@ -20,7 +21,8 @@ mod stream;
 pub mod wire;
 
 pub use convert::{
-    request_from_canonical, request_to_canonical, response_from_canonical, response_to_canonical,
+    request_from_canonical, request_into_canonical, request_to_canonical, response_from_canonical,
+    response_to_canonical,
 };
 pub use nullable::Nullable;
 pub use stream::{StreamDecoder, StreamEncoder};
