@@ -609,7 +609,7 @@ mod tests {
     use super::*;
     use anvil_config::Dialect as ConfigDialect;
 
-    fn tier(dialect: ConfigDialect, privacy: Privacy, auth_env: Option<&str>) -> Tier {
+    pub(crate) fn tier(dialect: ConfigDialect, privacy: Privacy, auth_env: Option<&str>) -> Tier {
         Tier {
             id: "t".into(),
             base_url: "http://127.0.0.1:9/v1/".into(),

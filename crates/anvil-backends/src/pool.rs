@@ -194,7 +194,7 @@ impl Http1Pool {
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use anvil_config::{Dialect as ConfigDialect, Privacy, Tier, Timeouts};
+    use anvil_config::{Dialect as ConfigDialect, Privacy, Timeouts};
     use http::HeaderMap;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
@@ -276,20 +276,8 @@ mod tests {
     }
 
     fn upstream(url: &str) -> Upstream {
-        let tier = Tier {
-            id: "t".into(),
-            base_url: url.into(),
-            dialect: ConfigDialect::OpenAi,
-            model: Some("m".into()),
-            context_limit: 1000,
-            privacy: Privacy::Local,
-            tool_support: true,
-            vision: false,
-            auth_env: None,
-            cost_input_per_mtok: None,
-            cost_output_per_mtok: None,
-            multiplexer: None,
-        };
+        let mut tier = crate::tests::tier(ConfigDialect::OpenAi, Privacy::Local, None);
+        tier.base_url = url.into();
         Upstream::bind(&tier, Timeouts::default(), &|_| None).unwrap()
     }
 
