@@ -304,13 +304,13 @@ impl Upstream {
             );
         }
         let transport = match (endpoint.scheme_str(), endpoint.host()) {
-            (Some("http"), Some(host)) => {
+            (Some("http"), Some(_)) => {
                 let origin = |uri: &Uri| {
                     uri.path_and_query()
                         .map_or_else(|| Uri::from_static("/"), |pq| Uri::from(pq.clone()))
                 };
                 Transport::Http1 {
-                    pool: Http1Pool::new(host, endpoint.port_u16().unwrap_or(80), timeouts.connect),
+                    pool: Http1Pool::new(&endpoint, timeouts.connect),
                     endpoint: origin(&endpoint),
                     count_tokens: count_tokens.as_ref().map(origin),
                 }

@@ -6,7 +6,8 @@
 //! task per response that waits for the connection to be idle again before putting it back. Here a
 //! tier owns its pool: a checkout pops the most recently used connection, and a connection goes back
 //! when its response body has been read to the end, from the task that read it. `https` tiers keep
-//! the pooled client (TLS).
+//! the pooled client (TLS). New connections are dialed by hyper-util's `HttpConnector` (the name
+//! resolved, IPv6 and IPv4 raced, the connect timeout split between addresses).
 //!
 //! A pooled connection the server has closed meanwhile is noticed at checkout (its sender reports
 //! closed) or when the request cannot be written; a request that never left is sent again on a new
@@ -22,15 +23,20 @@ use http::{Request, Response};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
+use hyper_util::client::legacy::connect::HttpConnector;
 use tokio::time::Instant;
+use tower_service::Service;
 
 /// How long an idle connection is kept (hyper-util's pooled client's default).
 pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// The most idle connections kept per tier.
 pub(crate) const MAX_IDLE: usize = 64;
+
+/// How long a checkout waits for a pooled connection to become ready. One that went back at its
+/// body's end is ready as soon as its task has run (microseconds); one whose server answered
+/// early without reading the whole request never is, and is closed instead.
+const READY_WAIT: Duration = Duration::from_millis(50);
 
 type Sender = SendRequest<Full<Bytes>>;
 
@@ -50,9 +56,11 @@ pub(crate) struct Http1Pool {
 }
 
 struct Inner {
-    host: String,
-    port: u16,
-    connect_timeout: Duration,
+    /// `http://host:port`, what the connector dials.
+    authority: http::Uri,
+    /// Resolves the name and dials each address in turn (IPv6 and IPv4 raced, the connect
+    /// timeout split between them), `TCP_NODELAY`.
+    connector: HttpConnector,
     idle: Mutex<Vec<Idle>>,
 }
 
@@ -71,8 +79,7 @@ pub(crate) struct Lease {
 impl std::fmt::Debug for Lease {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Lease")
-            .field("host", &self.pool.host)
-            .field("port", &self.pool.port)
+            .field("authority", &self.pool.authority)
             .finish()
     }
 }
@@ -95,17 +102,20 @@ impl Lease {
 }
 
 impl Http1Pool {
-    /// A pool for `host:port` (an IPv6 literal may keep its brackets).
-    pub(crate) fn new(host: &str, port: u16, connect_timeout: Duration) -> Self {
-        let host = host
-            .strip_prefix('[')
-            .and_then(|h| h.strip_suffix(']'))
-            .unwrap_or(host);
+    /// A pool for the `http` endpoint `uri` (only its authority is used).
+    pub(crate) fn new(uri: &http::Uri, connect_timeout: Duration) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(connect_timeout));
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = Some(http::uri::Scheme::HTTP);
+        parts.authority = uri.authority().cloned();
+        parts.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
+        let authority = http::Uri::from_parts(parts).unwrap_or_else(|_| uri.clone());
         Self {
             inner: Arc::new(Inner {
-                host: host.to_owned(),
-                port,
-                connect_timeout,
+                authority,
+                connector,
                 idle: Mutex::new(Vec::new()),
             }),
         }
@@ -121,11 +131,13 @@ impl Http1Pool {
                 Some(sender) => (sender, true),
                 None => (self.connect().await?, false),
             };
-            // A connection that went back at its body's end is ready once its task has run.
-            if let Err(e) = sender.ready().await {
-                if pooled {
-                    continue;
+            if pooled {
+                // a connection that is not ready in time, or closed, is dropped (closing it)
+                match tokio::time::timeout(READY_WAIT, sender.ready()).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) | Err(_) => continue,
                 }
+            } else if let Err(e) = sender.ready().await {
                 return Err(PoolError::Connect(crate::error_chain(&e)));
             }
             match sender.try_send_request(request).await {
@@ -165,21 +177,13 @@ impl Http1Pool {
     }
 
     async fn connect(&self) -> Result<Sender, PoolError> {
-        let inner = &self.inner;
-        let connect = TcpStream::connect((inner.host.as_str(), inner.port));
-        let stream = match tokio::time::timeout(inner.connect_timeout, connect).await {
-            Err(_) => {
-                return Err(PoolError::Connect(format!(
-                    "no connection within {} ms",
-                    inner.connect_timeout.as_millis()
-                )))
-            }
-            Ok(Err(e)) => return Err(PoolError::Connect(e.to_string())),
-            Ok(Ok(stream)) => stream,
-        };
-        let _ = stream.set_nodelay(true);
+        let mut connector = self.inner.connector.clone();
+        let stream = connector
+            .call(self.inner.authority.clone())
+            .await
+            .map_err(|e| PoolError::Connect(crate::error_chain(&e)))?;
         let (sender, connection) = http1::Builder::new()
-            .handshake(TokioIo::new(stream))
+            .handshake(stream)
             .await
             .map_err(|e| PoolError::Connect(crate::error_chain(&e)))?;
         tokio::spawn(async move {
@@ -197,7 +201,7 @@ mod tests {
     use anvil_config::{Dialect as ConfigDialect, Privacy, Timeouts};
     use http::HeaderMap;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::TcpListener;
+    use tokio::net::{TcpListener, TcpStream};
 
     use super::*;
     use crate::{Upstream, UpstreamError};
@@ -304,7 +308,8 @@ mod tests {
     async fn a_connection_the_server_closed_while_idle_is_replaced() {
         let (url, accepted) = server(After::CloseSilently).await;
         let upstream = upstream(&url);
-        // the next request goes out at once, before or after the client has seen the close
+        // each connection closes right after its answer: the client sees the close before the next
+        // checkout, which then skips it
         for n in 1..=5 {
             assert_eq!(ask(&upstream).await.unwrap(), format!("{{\"n\":{n}}}"));
         }
@@ -341,13 +346,19 @@ mod tests {
             unreachable!()
         };
         // the connection's task has gone idle: the pooled sender is ready for the next request
-        while !pool.inner.idle.lock().unwrap()[0].sender.is_ready() {
-            tokio::task::yield_now().await;
-        }
+        within(async {
+            while !pool.inner.idle.lock().unwrap()[0].sender.is_ready() {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await;
         drop(socket);
-        while !pool.inner.idle.lock().unwrap()[0].sender.is_closed() {
-            tokio::task::yield_now().await;
-        }
+        within(async {
+            while !pool.inner.idle.lock().unwrap()[0].sender.is_closed() {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await;
         let serve_second = tokio::spawn(async move {
             let (mut socket, _) = listener.accept().await.unwrap();
             answer(&mut socket, 2).await;
@@ -371,17 +382,73 @@ mod tests {
         assert!(pool.checkout().is_none());
     }
 
+    /// Fails the test instead of hanging it when `work` never finishes.
+    async fn within<T>(work: impl std::future::Future<Output = T>) -> T {
+        tokio::time::timeout(Duration::from_secs(10), work)
+            .await
+            .expect("did not happen within 10 s")
+    }
+
     #[tokio::test]
-    async fn a_body_dropped_before_its_end_does_not_return_its_connection() {
-        let (url, accepted) = server(After::KeepAlive).await;
-        let upstream = upstream(&url);
+    async fn a_body_dropped_before_its_end_closes_its_connection() {
+        // how a client's disconnect stops the model: the server sees its connection close
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let upstream = upstream(&format!("http://{}/v1/", listener.local_addr().unwrap()));
+        let (closed_tx, closed_rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut buffer = Vec::new();
+            read_request(&mut socket, &mut buffer).await;
+            let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
+            socket.write_all(head.as_bytes()).await.unwrap();
+            socket.write_all(b"9\r\ndata: 1\n\n\r\n").await.unwrap();
+            // the stream goes on; the server learns of the client's leaving from its socket
+            let mut rest = [0u8; 64];
+            let read = socket.read(&mut rest).await;
+            let _ = closed_tx.send(matches!(read, Ok(0) | Err(_)));
+        });
         let response = upstream
             .send(Bytes::from_static(b"{}"), &HeaderMap::new())
             .await
             .unwrap();
-        drop(response);
-        assert_eq!(ask(&upstream).await.unwrap(), "{\"n\":2}");
-        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+        let mut body = response.body;
+        assert_eq!(body.next_chunk().await.unwrap().unwrap(), "data: 1\n\n");
+        drop(body);
+        assert!(
+            within(closed_rx).await.unwrap(),
+            "the server saw more bytes"
+        );
+        let crate::Transport::Http1 { pool, .. } = &upstream.transport else {
+            unreachable!()
+        };
+        assert!(pool.inner.idle.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_connection_that_never_becomes_ready_again_is_replaced() {
+        // The server answers the first request without reading its body and keeps the
+        // connection: the client is still writing that body, so the connection is never idle.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let upstream = upstream(&format!("http://{}/v1/", listener.local_addr().unwrap()));
+        tokio::spawn(async move {
+            let (mut first, _) = listener.accept().await.unwrap();
+            let mut head = [0u8; 1024];
+            let _ = first.read(&mut head).await.unwrap();
+            first
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 7\r\n\r\n{\"n\":1}")
+                .await
+                .unwrap();
+            let (mut second, _) = listener.accept().await.unwrap();
+            answer(&mut second, 2).await;
+            std::future::pending::<()>().await;
+            drop(first);
+        });
+        let large = Bytes::from(vec![b' '; 32 * 1024 * 1024]);
+        let response = within(upstream.send(large, &HeaderMap::new()))
+            .await
+            .unwrap();
+        assert_eq!(response.body.collect(1024).await.unwrap(), "{\"n\":1}");
+        assert_eq!(within(ask(&upstream)).await.unwrap(), "{\"n\":2}");
     }
 
     #[tokio::test]
