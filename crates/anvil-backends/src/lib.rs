@@ -1,8 +1,9 @@
 //! Upstream clients for anvil's tiers.
 //!
-//! One [`Upstream`] per configured tier: its connections (HTTP/1.1, `TCP_NODELAY`; a pool of its own
-//! for `http`, see `pool`, and hyper-util's pooled client with rustls for `https`), the tier's endpoint for its dialect, and its credential read once from the
-//! environment variable the tier names. [`Upstream::send`] returns as soon as the upstream's response
+//! One [`Upstream`] per configured tier: its connections (HTTP/1.1, `TCP_NODELAY`; a pool of its
+//! own for `http`, see `pool`, and hyper-util's pooled client with rustls for `https`), the tier's
+//! endpoint for its dialect, and its credential read once from the environment variable the tier
+//! names. [`Upstream::send`] returns as soon as the upstream's response
 //! headers arrive; the body is read chunk by chunk with [`UpstreamBody::next_chunk`], which enforces the
 //! idle and total deadlines. Every failure is an [`UpstreamError`] that says whether anything may have
 //! reached the upstream's answer stream yet, so the caller can decide whether a fallback is still clean.
@@ -179,13 +180,8 @@ pub struct Upstream {
 /// TLS) for `https`.
 #[derive(Clone)]
 enum Transport {
-    Http1 {
-        pool: Http1Pool,
-        /// The endpoints' URIs in origin form (path and query), as HTTP/1.1 writes them.
-        endpoint: Uri,
-        count_tokens: Option<Uri>,
-    },
-    Client(HttpClient),
+    Http1(Http1Pool),
+    Client(Box<HttpClient>),
 }
 
 impl fmt::Debug for Upstream {
@@ -305,17 +301,9 @@ impl Upstream {
         }
         let transport = match (endpoint.scheme_str(), endpoint.host()) {
             (Some("http"), Some(_)) => {
-                let origin = |uri: &Uri| {
-                    uri.path_and_query()
-                        .map_or_else(|| Uri::from_static("/"), |pq| Uri::from(pq.clone()))
-                };
-                Transport::Http1 {
-                    pool: Http1Pool::new(&endpoint, timeouts.connect),
-                    endpoint: origin(&endpoint),
-                    count_tokens: count_tokens.as_ref().map(origin),
-                }
+                Transport::Http1(Http1Pool::new(&endpoint, timeouts.connect))
             }
-            _ => Transport::Client(client(timeouts.connect)?),
+            _ => Transport::Client(Box::new(client(timeouts.connect)?)),
         };
         Ok(Self {
             tier_id: tier.id.clone(),
@@ -376,11 +364,7 @@ impl Upstream {
         body: Bytes,
         forward: &HeaderMap,
     ) -> Result<UpstreamResponse, UpstreamError> {
-        let uri = match &self.transport {
-            Transport::Http1 { endpoint, .. } => endpoint,
-            Transport::Client(_) => &self.endpoint,
-        };
-        self.post(uri.clone(), body, forward).await
+        self.post(self.endpoint.clone(), body, forward).await
     }
 
     /// Sends a token-counting request (Anthropic dialect only; `None` otherwise).
@@ -389,11 +373,8 @@ impl Upstream {
         body: Bytes,
         forward: &HeaderMap,
     ) -> Option<Result<UpstreamResponse, UpstreamError>> {
-        let uri = match &self.transport {
-            Transport::Http1 { count_tokens, .. } => count_tokens,
-            Transport::Client(_) => &self.count_tokens,
-        };
-        Some(self.post(uri.clone()?, body, forward).await)
+        let uri = self.count_tokens.clone()?;
+        Some(self.post(uri, body, forward).await)
     }
 
     async fn post(
@@ -418,7 +399,7 @@ impl Upstream {
 
         let first_byte = self.timeouts.first_byte.min(self.timeouts.total);
         let (response, lease) = match &self.transport {
-            Transport::Http1 { pool, .. } => {
+            Transport::Http1(pool) => {
                 match tokio::time::timeout(first_byte, pool.send(request)).await {
                     Err(_) => return Err(UpstreamError::FirstByteTimeout),
                     Ok(Err(PoolError::Connect(e))) => return Err(UpstreamError::Connect(e)),

@@ -121,11 +121,20 @@ impl Http1Pool {
         }
     }
 
-    /// Sends `request` (its URI in origin form) on an idle connection or a new one.
+    /// Sends `request` on an idle connection or a new one. HTTP/1.1 writes its URI in origin form
+    /// (path and query), the authority going in the `Host` header the caller set.
     pub(crate) async fn send(
         &self,
         mut request: Request<Full<Bytes>>,
     ) -> Result<(Response<Incoming>, Lease), PoolError> {
+        if request.uri().scheme().is_some() {
+            let origin = request
+                .uri()
+                .path_and_query()
+                .cloned()
+                .map_or_else(|| http::Uri::from_static("/"), http::Uri::from);
+            *request.uri_mut() = origin;
+        }
         loop {
             let (mut sender, pooled) = match self.checkout() {
                 Some(sender) => (sender, true),
@@ -297,7 +306,7 @@ mod tests {
     async fn requests_one_after_another_share_one_connection() {
         let (url, accepted) = server(After::KeepAlive).await;
         let upstream = upstream(&url);
-        assert!(matches!(upstream.transport, crate::Transport::Http1 { .. }));
+        assert!(matches!(upstream.transport, crate::Transport::Http1(_)));
         for n in 1..=3 {
             assert_eq!(ask(&upstream).await.unwrap(), format!("{{\"n\":{n}}}"));
         }
@@ -342,7 +351,7 @@ mod tests {
         };
         let (first, socket) = tokio::join!(ask(&upstream), serve_first);
         assert_eq!(first.unwrap(), "{\"n\":1}");
-        let crate::Transport::Http1 { pool, .. } = &upstream.transport else {
+        let crate::Transport::Http1(pool) = &upstream.transport else {
             unreachable!()
         };
         // the connection's task has gone idle: the pooled sender is ready for the next request
@@ -376,7 +385,7 @@ mod tests {
             assert_eq!(ask(&upstream).await.unwrap(), format!("{{\"n\":{n}}}"));
         }
         assert_eq!(accepted.load(Ordering::SeqCst), 3);
-        let crate::Transport::Http1 { pool, .. } = &upstream.transport else {
+        let crate::Transport::Http1(pool) = &upstream.transport else {
             unreachable!()
         };
         assert!(pool.checkout().is_none());
@@ -418,7 +427,7 @@ mod tests {
             within(closed_rx).await.unwrap(),
             "the server saw more bytes"
         );
-        let crate::Transport::Http1 { pool, .. } = &upstream.transport else {
+        let crate::Transport::Http1(pool) = &upstream.transport else {
             unreachable!()
         };
         assert!(pool.inner.idle.lock().unwrap().is_empty());
@@ -456,7 +465,7 @@ mod tests {
         let (url, accepted) = server(After::KeepAlive).await;
         let upstream = upstream(&url);
         assert_eq!(ask(&upstream).await.unwrap(), "{\"n\":1}");
-        let crate::Transport::Http1 { pool, .. } = &upstream.transport else {
+        let crate::Transport::Http1(pool) = &upstream.transport else {
             unreachable!()
         };
         let long_ago = Instant::now()
@@ -509,7 +518,7 @@ mod tests {
             response.body.collect(1024).await.unwrap();
         }
         assert_eq!(accepted.load(Ordering::SeqCst), MAX_IDLE + 1);
-        let crate::Transport::Http1 { pool, .. } = &upstream.transport else {
+        let crate::Transport::Http1(pool) = &upstream.transport else {
             unreachable!()
         };
         assert_eq!(pool.inner.idle.lock().unwrap().len(), MAX_IDLE);
