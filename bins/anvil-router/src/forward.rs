@@ -449,12 +449,16 @@ fn routed_headers(
     headers: &mut HeaderMap,
     routing: &Routing,
     tier: &str,
-    decision: &str,
+    decision: &'static str,
     attempts: &str,
 ) {
     set_header(headers, TIER, tier);
-    set_header(headers, WORK_CLASS, routing.plan.work_class.as_str());
-    set_header(headers, DECISION, decision);
+    // names from a fixed set: no copy
+    headers.insert(
+        WORK_CLASS,
+        HeaderValue::from_static(routing.plan.work_class.as_str()),
+    );
+    headers.insert(DECISION, HeaderValue::from_static(decision));
     set_header(headers, ATTEMPTS, attempts);
 }
 
@@ -791,7 +795,11 @@ impl Walk {
 
     /// Marks `upstream` as the tier that serves and hands the record over to the response's log.
     fn serving(&mut self, upstream: &Upstream, sent_at: Instant, time_to_headers: Duration) -> Log {
-        record_outcome(&self.state, upstream.tier_id(), "ok");
+        self.state.breakers.record(
+            upstream.tier_id(),
+            std::time::Instant::now(),
+            anvil_fallback::Outcome::Success,
+        );
         self.ledger.served(upstream.tier_id(), sent_at.elapsed());
         Log {
             draft: self.draft.take().unwrap_or_else(|| {

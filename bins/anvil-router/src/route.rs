@@ -8,7 +8,7 @@ use anvil_dialects::canonical::{self, Part, ToolResultContent};
 use anvil_policy::{
     plan, resolve_intent, Hints, Needs, Plan, PlanInput, ProfileSnapshot, SessionBudget,
 };
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use serde_json::Value;
 
 use crate::respond::ApiError;
@@ -80,10 +80,19 @@ impl serde::Serialize for DroppedView<'_> {
     }
 }
 
+// Header names as constants: a lookup by `&str` parses the name on every request.
+const VERIFY: HeaderName = HeaderName::from_static("x-anvil-verify");
+const MAX_COST_USD: HeaderName = HeaderName::from_static("x-anvil-max-cost-usd");
+const INTENT: HeaderName = HeaderName::from_static("x-anvil-intent");
+const SESSION: HeaderName = HeaderName::from_static("x-anvil-session");
+const CLAUDE_CODE_SESSION_ID: HeaderName = HeaderName::from_static("x-claude-code-session-id");
+const SESSION_ID: HeaderName = HeaderName::from_static("session-id");
+const SESSION_ID_UNDERSCORE: HeaderName = HeaderName::from_static("session_id");
+
 /// The caller's hints: `x-anvil-*` headers first, then the body's `anvil` object (OpenAI clients'
 /// `extra_body`). A malformed hint is a 400 naming it, not silently ignored.
 pub fn hints(headers: &HeaderMap, body_hints: Option<&Value>) -> Result<Hints, ApiError> {
-    let header = |name: &str| {
+    let header = |name: &HeaderName| {
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
@@ -92,10 +101,10 @@ pub fn hints(headers: &HeaderMap, body_hints: Option<&Value>) -> Result<Hints, A
             .map(str::to_owned)
     };
     let body = |name: &str| body_hints.and_then(|h| h.get(name));
-    let text = |name: &str, key: &str| -> Option<String> {
+    let text = |name: &HeaderName, key: &str| -> Option<String> {
         header(name).or_else(|| body(key).and_then(Value::as_str).map(str::to_owned))
     };
-    let verify = match text("x-anvil-verify", "verify") {
+    let verify = match text(&VERIFY, "verify") {
         Some(v) => Some(parse_switch(&v).ok_or_else(|| {
             ApiError::bad_request(format!("x-anvil-verify: expected on or off, got {v:?}"))
                 .param("anvil.verify")
@@ -105,7 +114,7 @@ pub fn hints(headers: &HeaderMap, body_hints: Option<&Value>) -> Result<Hints, A
             _ => None,
         },
     };
-    let max_cost_usd = match header("x-anvil-max-cost-usd") {
+    let max_cost_usd = match header(&MAX_COST_USD) {
         Some(v) => Some(
             v.parse::<f64>()
                 .ok()
@@ -130,8 +139,8 @@ pub fn hints(headers: &HeaderMap, body_hints: Option<&Value>) -> Result<Hints, A
         },
     };
     Ok(Hints {
-        intent: text("x-anvil-intent", "intent"),
-        session: text("x-anvil-session", "session"),
+        intent: text(&INTENT, "intent"),
+        session: text(&SESSION, "session"),
         verify,
         max_cost_usd,
     })
@@ -173,7 +182,7 @@ const MAX_SESSION_ID: usize = 200;
 /// itself — Claude Code's `x-claude-code-session-id` header or the `session_id` in its
 /// `metadata.user_id`, Codex's `session-id` header or `prompt_cache_key`.
 pub fn session_id(hints: &Hints, headers: &HeaderMap, json: &Value) -> Option<String> {
-    let header = |name: &str| {
+    let header = |name: &HeaderName| {
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
@@ -199,9 +208,9 @@ pub fn session_id(hints: &Hints, headers: &HeaderMap, json: &Value) -> Option<St
     let mut session = hints
         .session
         .clone()
-        .or_else(|| header("x-claude-code-session-id"))
-        .or_else(|| header("session-id"))
-        .or_else(|| header("session_id"))
+        .or_else(|| header(&CLAUDE_CODE_SESSION_ID))
+        .or_else(|| header(&SESSION_ID))
+        .or_else(|| header(&SESSION_ID_UNDERSCORE))
         .or_else(from_metadata)
         .or_else(|| {
             json.get("prompt_cache_key")
@@ -264,5 +273,70 @@ fn classify(request: &canonical::Request) -> Classification {
         work_class: verdict.work_class,
         confidence: verdict.confidence,
         signals: verdict.signals,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(name, value)| {
+                (
+                    HeaderName::from_static(name),
+                    http::HeaderValue::from_static(value),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_session_header_harnesses_send_is_read_in_order() {
+        let none = serde_json::json!({});
+        let session = |pairs: &[(&'static str, &'static str)]| {
+            session_id(&Hints::default(), &headers(pairs), &none)
+        };
+        assert_eq!(
+            session(&[("x-claude-code-session-id", "cc")]).as_deref(),
+            Some("cc")
+        );
+        assert_eq!(
+            session(&[("session-id", "codex")]).as_deref(),
+            Some("codex")
+        );
+        assert_eq!(
+            session(&[("session_id", "under")]).as_deref(),
+            Some("under")
+        );
+        assert_eq!(
+            session(&[("session_id", "under"), ("x-claude-code-session-id", "cc")]).as_deref(),
+            Some("cc")
+        );
+        assert_eq!(session(&[("session-id", "  ")]), None);
+        let hinted = hints(&headers(&[("x-anvil-session", "mine")]), None).unwrap();
+        assert_eq!(
+            session_id(&hinted, &headers(&[("session-id", "codex")]), &none).as_deref(),
+            Some("mine")
+        );
+    }
+
+    #[test]
+    fn hint_headers_are_read_and_checked() {
+        let h = hints(
+            &headers(&[
+                ("x-anvil-intent", "planning"),
+                ("x-anvil-verify", "off"),
+                ("x-anvil-max-cost-usd", "0.25"),
+            ]),
+            None,
+        )
+        .unwrap();
+        assert_eq!(h.intent.as_deref(), Some("planning"));
+        assert_eq!(h.verify, Some(false));
+        assert_eq!(h.max_cost_usd, Some(0.25));
+        let bad = hints(&headers(&[("x-anvil-max-cost-usd", "-1")]), None);
+        assert!(bad.is_err());
     }
 }
