@@ -623,15 +623,20 @@ impl Serialize for Tool {
 
 impl<'de> Deserialize<'de> for Tool {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let value = Value::deserialize(d)?;
+        let mut value = Value::deserialize(d)?;
         let custom = match value.get("type") {
             None => true,
             Some(t) => t.as_str() == Some("custom"),
         };
-        if custom && value.get("input_schema").is_some() {
-            serde_json::from_value(value)
-                .map(|t| Tool::Custom(Box::new(t)))
-                .map_err(|e| D::Error::custom(format!("custom tool: {e}")))
+        if let (true, Some(schema)) = (custom, value.get_mut("input_schema")) {
+            // The schema is most of a tool (Claude Code sends 24 tools, ~60 KB of schemas): it
+            // moves over instead of being decoded a second time out of the tree, which rebuilt
+            // every one of its maps.
+            let schema = schema.take();
+            let mut tool: CustomTool = serde_json::from_value(value)
+                .map_err(|e| D::Error::custom(format!("custom tool: {e}")))?;
+            tool.input_schema = schema;
+            Ok(Tool::Custom(Box::new(tool)))
         } else {
             Ok(Tool::Server(value))
         }
