@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anvil_backends::{Upstream, UpstreamBody, UpstreamError};
 use anvil_dialects::errors::{parse_error, ErrorBody};
+use anvil_dialects::nullable::Nullable;
 use anvil_dialects::translate::{AnyRequest, AnyResponse, StreamTranslator};
 use anvil_dialects::{anthropic, openai, responses, Dialect, EncodeContext};
 use anvil_fallback::AttemptOutcome;
@@ -382,40 +383,47 @@ fn upstream_body(
         // The client's bytes, member by member: nothing decoded, copied or re-encoded.
         return Ok(json.encode(upstream.model()));
     }
-    let mut body = {
-        let mut notes = Vec::new();
-        let mut translated =
-            AnyRequest::from_canonical(upstream.dialect(), canonical, &mut notes).to_json();
-        if !notes.is_empty() {
-            tracing::debug!(
-                from = inbound.as_str(),
-                to = upstream.dialect().as_str(),
-                lossy = ?notes,
-                "translation dropped or approximated fields"
-            );
-        }
-        if let Some(object) = translated.as_object_mut() {
-            object.remove("anvil");
-            match upstream.dialect() {
-                Dialect::Anthropic => {
-                    object
-                        .entry("max_tokens")
-                        .or_insert_with(|| Value::from(DEFAULT_MAX_TOKENS));
-                }
-                // A Responses upstream must not keep the conversation: anvil is stateless, and
-                // a cloud tier would otherwise store the prompt.
-                Dialect::Responses => {
-                    object.insert("store".into(), Value::Bool(false));
-                }
-                Dialect::OpenAiChat => {}
+    let mut notes = Vec::new();
+    let mut translated = AnyRequest::from_canonical(upstream.dialect(), canonical, &mut notes);
+    if !notes.is_empty() {
+        tracing::debug!(
+            from = inbound.as_str(),
+            to = upstream.dialect().as_str(),
+            lossy = ?notes,
+            "translation dropped or approximated fields"
+        );
+    }
+    // Set on the typed request and written in one pass (a `Value` tree in between cost a third
+    // of a translated 2 KB request's instructions).
+    let model = upstream.model().map(str::to_owned);
+    match &mut translated {
+        AnyRequest::Anthropic(r) => {
+            r.extra.remove(crate::raw_body::HINTS);
+            if r.max_tokens.is_absent() {
+                r.max_tokens = Nullable::Value(DEFAULT_MAX_TOKENS);
+            }
+            if let Some(model) = model {
+                r.model = model;
             }
         }
-        translated
-    };
-    if let (Some(object), Some(model)) = (body.as_object_mut(), upstream.model()) {
-        object.insert("model".into(), Value::String(model.to_owned()));
+        AnyRequest::OpenAiChat(r) => {
+            r.extra.remove(crate::raw_body::HINTS);
+            if let Some(model) = model {
+                r.model = Nullable::Value(model);
+            }
+        }
+        // A Responses upstream must not keep the conversation: anvil is stateless, and a cloud
+        // tier would otherwise store the prompt.
+        AnyRequest::Responses(r) => {
+            r.extra.remove(crate::raw_body::HINTS);
+            r.store = Nullable::Value(false);
+            if let Some(model) = model {
+                r.model = Nullable::Value(model);
+            }
+        }
     }
-    serde_json::to_vec(&body)
+    translated
+        .to_vec()
         .map(Bytes::from)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("encoding: {e}")))
 }
@@ -1356,27 +1364,38 @@ fn complete_response(
             }
         };
         let mut notes = Vec::new();
-        let mut json = parsed.translate(inbound, &mut notes).to_json();
-        if let Some(object) = json.as_object_mut() {
-            // The translated answer has no clock of its own.
-            match inbound {
-                Dialect::OpenAiChat => {
-                    object.insert("created".into(), Value::from(now_unix()));
+        let mut translated = parsed.translate(inbound, &mut notes);
+        // The translated answer has no clock of its own, and names the model the client asked
+        // for when the upstream named none. Set on the typed answer and written in one pass.
+        match &mut translated {
+            AnyResponse::Anthropic(r) => {
+                if r.model.is_empty() {
+                    model.clone_into(&mut r.model);
                 }
-                Dialect::Responses => {
-                    object.insert("created_at".into(), Value::from(now_unix()));
-                }
-                Dialect::Anthropic => {}
             }
-            if object
-                .get("model")
-                .and_then(Value::as_str)
-                .is_none_or(str::is_empty)
-            {
-                object.insert("model".into(), Value::String(model.to_owned()));
+            AnyResponse::OpenAiChat(r) => {
+                r.created = Nullable::Value(now_unix());
+                if r.model.is_empty() {
+                    model.clone_into(&mut r.model);
+                }
+            }
+            AnyResponse::Responses(r) => {
+                r.created_at = Nullable::Value(now_unix().into());
+                if !matches!(&r.model, Nullable::Value(m) if !m.is_empty()) {
+                    r.model = Nullable::Value(model.to_owned());
+                }
             }
         }
-        Bytes::from(json.to_string())
+        match translated.to_vec() {
+            Ok(json) => Bytes::from(json),
+            Err(e) => {
+                log.done(500, 0, "encoding", None);
+                return Err(ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("encoding the translated answer: {e}"),
+                ));
+            }
+        }
     };
     let answer = out.clone();
     log.finish_soon(move |log| {

@@ -52,6 +52,16 @@ impl AnyRequest {
         }
     }
 
+    /// The request's JSON text, in its own dialect: what [`Self::to_json`] prints, written
+    /// straight from the typed model without the tree.
+    pub fn to_vec(&self) -> serde_json::Result<Vec<u8>> {
+        match self {
+            Self::Anthropic(r) => serde_json::to_vec(r),
+            Self::OpenAiChat(r) => serde_json::to_vec(r),
+            Self::Responses(r) => serde_json::to_vec(r),
+        }
+    }
+
     /// The request in canonical form.
     pub fn to_canonical(&self, notes: &mut LossyNotes) -> canonical::Request {
         match self {
@@ -122,6 +132,16 @@ impl AnyResponse {
             Self::Anthropic(r) => r.to_json(),
             Self::OpenAiChat(r) => r.to_json(),
             Self::Responses(r) => r.to_json(),
+        }
+    }
+
+    /// The response's JSON text, in its own dialect: what [`Self::to_json`] prints, written
+    /// straight from the typed model without the tree.
+    pub fn to_vec(&self) -> serde_json::Result<Vec<u8>> {
+        match self {
+            Self::Anthropic(r) => serde_json::to_vec(r),
+            Self::OpenAiChat(r) => serde_json::to_vec(r),
+            Self::Responses(r) => serde_json::to_vec(r),
         }
     }
 

@@ -39,6 +39,16 @@ async fn responses_carry_request_id_and_tier_headers() {
             let id = reply.header("x-anvil-request-id").unwrap_or_default();
             assert!(!id.is_empty(), "{model} {inbound:?}");
             assert!(ids.insert(id.clone()), "request id {id} reused");
+            // A translated request to an Anthropic tier carries the max_tokens it requires, and a
+            // Responses tier is told not to store the conversation.
+            let requests = stack.mock.requests().await.unwrap();
+            let sent = &requests.last().unwrap()["body"];
+            match TIERS.iter().find(|t| t.id == want_tier).unwrap().dialect {
+                tier if tier == inbound => {}
+                Dialect::Anthropic => assert!(sent["max_tokens"].is_u64(), "{sent}"),
+                Dialect::Responses => assert_eq!(sent["store"], false, "{sent}"),
+                Dialect::Chat => assert!(sent["messages"].is_array(), "{sent}"),
+            }
         }
     }
     // The tier's own model name went upstream, not the preset.

@@ -7,7 +7,6 @@
 //! explicit `null`s included.
 
 use serde::de::Error as _;
-use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Number, Value};
 
@@ -19,22 +18,20 @@ fn keep_null<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error>
     Value::deserialize(d).map(Some)
 }
 
-/// Serializes `inner` as a JSON object with `"type": tag` first.
+/// Serializes `inner` (a struct) as a JSON object with `"type": tag` first, in one pass.
+///
+/// No variant struct has a field named `type`, and decoding never leaves one in an `extra` map
+/// (the tag is taken out first, and a second `type` is an error: see [`AfterTag`]), so the tag
+/// is the object's only `type`.
 fn ser_tagged<S: Serializer, T: Serialize>(tag: &str, inner: &T, s: S) -> Result<S::Ok, S::Error> {
-    let value = serde_json::to_value(inner).map_err(S::Error::custom)?;
-    let mut map = Map::new();
-    map.insert("type".to_owned(), Value::String(tag.to_owned()));
-    match value {
-        Value::Object(fields) => {
-            for (k, v) in fields {
-                if k != "type" {
-                    map.insert(k, v);
-                }
-            }
-        }
-        other => return other.serialize(s),
+    #[derive(Serialize)]
+    struct Tagged<'a, T> {
+        #[serde(rename = "type")]
+        tag: &'a str,
+        #[serde(flatten)]
+        inner: &'a T,
     }
-    map.serialize(s)
+    Tagged { tag, inner }.serialize(s)
 }
 
 /// Defines an enum tagged by a `type` field whose variants each wrap a struct, plus an `Unknown`
