@@ -37,6 +37,25 @@ pub(crate) fn from_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> serde_js
     }
 }
 
+/// Serializes `inner` (a struct) as a JSON object with `"type": tag` first and `inner`'s fields
+/// streamed after it, in one pass. (Through a `Value` of `inner` and then a second map, it copied
+/// every schema of a tool once per level of nesting.) The tag is the object's only `type`: no
+/// variant struct has a field of that name, and decoding never leaves one in an `extra` map.
+pub(crate) fn ser_tagged<S: serde::Serializer, T: Serialize>(
+    tag: &str,
+    inner: &T,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Tagged<'a, T> {
+        #[serde(rename = "type")]
+        tag: &'a str,
+        #[serde(flatten)]
+        inner: &'a T,
+    }
+    Tagged { tag, inner }.serialize(s)
+}
+
 /// One of the three wire formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -11,27 +11,12 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Number, Value};
 
 pub use crate::nullable::Nullable;
+use crate::ser_tagged;
 
 /// Deserializes a present field as `Some` even when it is `null`, so an explicit `null` survives a
 /// round trip (a missing field stays `None` through `#[serde(default)]`).
 fn keep_null<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
     Value::deserialize(d).map(Some)
-}
-
-/// Serializes `inner` (a struct) as a JSON object with `"type": tag` first, in one pass.
-///
-/// No variant struct has a field named `type`, and decoding never leaves one in an `extra` map
-/// (the tag is taken out first, and a second `type` is an error: see [`AfterTag`]), so the tag
-/// is the object's only `type`.
-fn ser_tagged<S: Serializer, T: Serialize>(tag: &str, inner: &T, s: S) -> Result<S::Ok, S::Error> {
-    #[derive(Serialize)]
-    struct Tagged<'a, T> {
-        #[serde(rename = "type")]
-        tag: &'a str,
-        #[serde(flatten)]
-        inner: &'a T,
-    }
-    Tagged { tag, inner }.serialize(s)
 }
 
 /// Defines an enum tagged by a `type` field whose variants each wrap a struct, plus an `Unknown`

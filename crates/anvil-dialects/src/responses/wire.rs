@@ -10,23 +10,7 @@ use serde_json::{Map, Number, Value};
 
 pub use crate::nullable::Nullable;
 
-/// Serializes `inner` (a struct) with a leading `"type": tag` key, its fields streamed after the
-/// tag. (It went through a `Value` of `inner` and then a second map: on a namespace tool, whose
-/// functions are tagged too, a copy of every schema per level of nesting.)
-fn serialize_tagged<S: Serializer, T: Serialize>(
-    tag: &str,
-    inner: &T,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    #[derive(Serialize)]
-    struct Tagged<'a, T> {
-        #[serde(rename = "type")]
-        tag: &'a str,
-        #[serde(flatten)]
-        inner: &'a T,
-    }
-    Tagged { tag, inner }.serialize(s)
-}
+use crate::ser_tagged as serialize_tagged;
 
 /// Decodes `T` from `value` by reference, or gives `value` back when it does not fit. (Decoding
 /// from a copy cost a second allocation for every map, array and string in it, for every item
