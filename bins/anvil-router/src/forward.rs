@@ -1877,6 +1877,23 @@ fn decide_inner(ctx: &Ctx, bytes: &[u8]) -> Result<Value, ApiError> {
 mod tests {
     use super::*;
 
+    /// `routed_headers` sends these as static header values, which panic on a byte a header
+    /// value may not hold: every spelling must be a valid value.
+    #[test]
+    fn work_class_and_decision_spellings_are_header_values() {
+        for class in anvil_config::WorkClass::ALL {
+            assert!(HeaderValue::from_str(class.as_str()).is_ok(), "{class:?}");
+            let _ = HeaderValue::from_static(class.as_str());
+        }
+        for decision in [Decision::Allow, Decision::AllowWithVerify, Decision::Deny] {
+            assert!(
+                HeaderValue::from_str(decision.as_str()).is_ok(),
+                "{decision:?}"
+            );
+            let _ = HeaderValue::from_static(decision.as_str());
+        }
+    }
+
     /// Runs `stream` through a pass-through pump cut at `cut`; the usage it read.
     fn passed_usage(dialect: Dialect, stream: &str, cut: usize) -> Option<(u64, u64)> {
         let mut pump = Pump::Pass {

@@ -52,8 +52,8 @@ impl AnyRequest {
         }
     }
 
-    /// The request's JSON text, in its own dialect: what [`Self::to_json`] prints, written
-    /// straight from the typed model without the tree.
+    /// The request's JSON text, in its own dialect, written straight from the typed model: the
+    /// same JSON as [`Self::to_json`] without the tree, and an error where that gives `null`.
     pub fn to_vec(&self) -> serde_json::Result<Vec<u8>> {
         match self {
             Self::Anthropic(r) => serde_json::to_vec(r),
@@ -135,8 +135,8 @@ impl AnyResponse {
         }
     }
 
-    /// The response's JSON text, in its own dialect: what [`Self::to_json`] prints, written
-    /// straight from the typed model without the tree.
+    /// The response's JSON text, in its own dialect, written straight from the typed model: the
+    /// same JSON as [`Self::to_json`] without the tree, and an error where that gives `null`.
     pub fn to_vec(&self) -> serde_json::Result<Vec<u8>> {
         match self {
             Self::Anthropic(r) => serde_json::to_vec(r),

@@ -2,7 +2,6 @@
 //! lives in [`crate::nullable`].
 
 use serde::de::Error as _;
-use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
@@ -39,19 +38,14 @@ where
     }
 }
 
-/// Serializes a known variant as `{"type": tag, ...fields of inner}`.
+/// Serializes a known variant as `{"type": tag, ...fields of inner}` ([`crate::ser_tagged`]:
+/// `split_tag` takes the tag out of what a variant decodes, so its fields never hold a `type`).
 pub(crate) fn serialize_tagged<S: Serializer, T: Serialize>(
     serializer: S,
     tag: &str,
     inner: &T,
 ) -> Result<S::Ok, S::Error> {
-    let mut object = Map::new();
-    object.insert("type".to_owned(), Value::String(tag.to_owned()));
-    match serde_json::to_value(inner).map_err(S::Error::custom)? {
-        Value::Object(fields) => object.extend(fields),
-        _ => return Err(S::Error::custom("tagged variant is not an object")),
-    }
-    Value::Object(object).serialize(serializer)
+    crate::ser_tagged(tag, inner, serializer)
 }
 
 /// Implements `Serialize` / `Deserialize` for an enum whose known variants are newtypes over structs
