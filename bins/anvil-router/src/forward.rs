@@ -393,8 +393,8 @@ fn upstream_body(
             "translation dropped or approximated fields"
         );
     }
-    // Set on the typed request and written in one pass (a `Value` tree in between cost a third
-    // of a translated 2 KB request's instructions).
+    // Set on the typed request and written in one pass (with the answer's `Value` tree, the one
+    // in between cost 26k of a translated 2 KB request's 172k router instructions).
     let model = upstream.model().map(str::to_owned);
     match &mut translated {
         AnyRequest::Anthropic(r) => {
