@@ -89,17 +89,20 @@ const CLAUDE_CODE_SESSION_ID: HeaderName = HeaderName::from_static("x-claude-cod
 const SESSION_ID: HeaderName = HeaderName::from_static("session-id");
 const SESSION_ID_UNDERSCORE: HeaderName = HeaderName::from_static("session_id");
 
+/// A header's value, trimmed, when it is present, text and not blank.
+fn header_text(headers: &HeaderMap, name: &HeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+}
+
 /// The caller's hints: `x-anvil-*` headers first, then the body's `anvil` object (OpenAI clients'
 /// `extra_body`). A malformed hint is a 400 naming it, not silently ignored.
 pub fn hints(headers: &HeaderMap, body_hints: Option<&Value>) -> Result<Hints, ApiError> {
-    let header = |name: &HeaderName| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .map(str::to_owned)
-    };
+    let header = |name: &HeaderName| header_text(headers, name);
     let body = |name: &str| body_hints.and_then(|h| h.get(name));
     let text = |name: &HeaderName, key: &str| -> Option<String> {
         header(name).or_else(|| body(key).and_then(Value::as_str).map(str::to_owned))
@@ -182,14 +185,7 @@ const MAX_SESSION_ID: usize = 200;
 /// itself — Claude Code's `x-claude-code-session-id` header or the `session_id` in its
 /// `metadata.user_id`, Codex's `session-id` header or `prompt_cache_key`.
 pub fn session_id(hints: &Hints, headers: &HeaderMap, json: &Value) -> Option<String> {
-    let header = |name: &HeaderName| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .map(str::to_owned)
-    };
+    let header = |name: &HeaderName| header_text(headers, name);
     let from_metadata = || {
         let user_id = json.get("metadata")?.get("user_id")?.as_str()?;
         if let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(user_id) {
