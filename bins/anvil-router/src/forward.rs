@@ -1432,6 +1432,11 @@ struct UsageTap {
     /// Every count seen so far, later events overriding earlier ones (Anthropic's message_delta
     /// over its message_start); `None` until an event carried a usage.
     seen: Option<Usage>,
+    /// Events passed on whose usage is read at the pump's next turn ([`Pump::catch_up`]), once
+    /// the client connection has written them: a usage is only needed for the decision record,
+    /// so reading it (about 10k instructions for an Anthropic `message_start`) need not stand
+    /// between an event and the client.
+    held: Option<Bytes>,
 }
 
 /// `"usage"`: a `usage` member name (inside a JSON string the quotes would be escaped).
@@ -1457,6 +1462,7 @@ impl UsageTap {
             sse: anvil_dialects::sse::SseDecoder::new(),
             events: Vec::new(),
             seen: None,
+            held: None,
         }
     }
 
@@ -1466,6 +1472,22 @@ impl UsageTap {
         // The pump hands over whole events, so skipping some leaves the SSE decoder between events.
         if may_hold_usage(bytes) {
             self.read(bytes);
+        }
+    }
+
+    /// Keeps whole events on their way to the client for [`catch_up`](Self::catch_up). The
+    /// prefilter runs now, so that only events that may hold a usage are kept (a cheap clone).
+    fn hold(&mut self, bytes: &Bytes) {
+        self.catch_up();
+        if may_hold_usage(bytes) {
+            self.held = Some(bytes.clone());
+        }
+    }
+
+    /// Reads the events [`hold`](Self::hold) kept.
+    fn catch_up(&mut self) {
+        if let Some(bytes) = self.held.take() {
+            self.read(&bytes);
         }
     }
 
@@ -1512,7 +1534,7 @@ impl Pump {
                 if *dialect == Dialect::Anthropic {
                     out = crate::sse_frame::with_event_lines(out);
                 }
-                tap.see(&out);
+                tap.hold(&out);
                 Ok(out)
             }
             Pump::Translate { translator, usage } => {
@@ -1539,6 +1561,7 @@ impl Pump {
                 if *dialect == Dialect::Anthropic {
                     out = crate::sse_frame::with_event_lines(out);
                 }
+                tap.catch_up();
                 tap.see(&out);
                 tap.close();
                 Ok(out)
@@ -1554,10 +1577,21 @@ impl Pump {
         }
     }
 
+    /// Reads what the tap held back: at each turn of the pump, after the client connection has
+    /// written what the previous turn passed on.
+    fn catch_up(&mut self) {
+        if let Pump::Pass { tap, .. } = self {
+            tap.catch_up();
+        }
+    }
+
     /// Prompt and completion tokens, once the stream reported them.
-    fn usage(&self) -> Option<(u64, u64)> {
+    fn usage(&mut self) -> Option<(u64, u64)> {
         match self {
-            Pump::Pass { tap, .. } => tap.seen.map(|u| u.tokens(tap.dialect)),
+            Pump::Pass { tap, .. } => {
+                tap.catch_up();
+                tap.seen.map(|u| u.tokens(tap.dialect))
+            }
             Pump::Translate { usage, .. } => *usage,
         }
     }
@@ -1676,6 +1710,8 @@ impl Pumped {
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
+        // what went out last turn has been written by now (or is on its way): read its usage
+        self.pump.catch_up();
         loop {
             if let Some(outcome) = self.outcome {
                 self.end(outcome);
@@ -2036,6 +2072,51 @@ data: {"usage":{"prompt_tokens":1}}"#, true),
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_tap_reads_an_event_after_it_went_out_and_a_stream_cut_short_keeps_its_start() {
+        let start = concat!(
+            "event: message_start\n",
+            r#"data: {"type":"message_start","message":{"id":"msg_1","usage":{"input_tokens":12,"cache_read_input_tokens":30,"output_tokens":1}}}"#,
+            "\n\n",
+        );
+        let delta = concat!(
+            "event: message_delta\n",
+            r#"data: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":7}}"#,
+            "\n\n",
+        );
+        let tap = |pump: &Pump| match pump {
+            Pump::Pass { tap, .. } => tap.seen.map(|u| u.tokens(Dialect::Anthropic)),
+            Pump::Translate { .. } => unreachable!(),
+        };
+        let pass = || Pump::Pass {
+            dialect: Dialect::Anthropic,
+            framer: SseFramer::default(),
+            tap: Box::new(UsageTap::new(Dialect::Anthropic)),
+        };
+
+        let mut pump = pass();
+        let out = pump.push(Bytes::from_static(start.as_bytes())).unwrap();
+        assert_eq!(out, start.as_bytes());
+        assert_eq!(
+            tap(&pump),
+            None,
+            "read at the next turn, not before the event goes out"
+        );
+        pump.catch_up();
+        assert_eq!(tap(&pump), Some((42, 1)));
+
+        // chunks pushed without a turn between them are all read
+        let mut pump = pass();
+        pump.push(Bytes::from_static(start.as_bytes())).unwrap();
+        pump.push(Bytes::from_static(delta.as_bytes())).unwrap();
+        assert_eq!(pump.usage(), Some((42, 7)));
+
+        // a stream that ends (the client left, the upstream failed) right after its start
+        let mut pump = pass();
+        pump.push(Bytes::from_static(start.as_bytes())).unwrap();
+        assert_eq!(pump.usage(), Some((42, 1)));
     }
 
     #[test]

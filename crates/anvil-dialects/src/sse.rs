@@ -227,7 +227,7 @@ impl SseDecoder {
                 }
             }
         }
-        while let Some(end) = rest.iter().position(|&b| b == b'\n' || b == b'\r') {
+        while let Some(end) = memchr::memchr2(b'\n', b'\r', rest) {
             let (line, tail) = rest.split_at(end);
             let skip = match tail {
                 [b'\r', b'\n', ..] => 2,
