@@ -24,8 +24,7 @@ use tokio::time::Instant;
 use crate::body::Body;
 use crate::raw_body::RawBody;
 use crate::respond::{
-    json_response, set_header, ApiError, ATTEMPTS, DECISION, REQUEST_ID, TIER, TOKEN_COUNT,
-    WORK_CLASS,
+    json_response, set_header, ApiError, ATTEMPTS, DECISION, TIER, TOKEN_COUNT, WORK_CLASS,
 };
 use crate::route::{self, Routing};
 use crate::sse_frame::SseFramer;
@@ -1238,7 +1237,7 @@ impl Walk {
                 Decision::AllowWithVerify,
                 &attempts,
             );
-            set_header(response.headers_mut(), REQUEST_ID, &self.request_id);
+            // the request id goes on in `handler::handle`, as on every response
             if head.send(response).is_err() {
                 return false;
             }
@@ -1311,7 +1310,7 @@ impl Walk {
             decision,
             &attempts,
         );
-        set_header(response.headers_mut(), REQUEST_ID, &self.request_id);
+        // the request id goes on in `handler::handle`, as on every response
         response
     }
 
