@@ -301,7 +301,10 @@ impl Upstream {
         }
         let transport = match (endpoint.scheme_str(), endpoint.host()) {
             (Some("http"), Some(_)) => {
-                Transport::Http1(Http1Pool::new(&endpoint, timeouts.connect))
+                // a local model server's request may be replayed on a new connection when a
+                // reused one loses it (the pool's docs); a metered tier's could be billed twice
+                let replay = tier.privacy == Privacy::Local;
+                Transport::Http1(Http1Pool::new(&endpoint, timeouts.connect, replay))
             }
             _ => Transport::Client(Box::new(client(timeouts.connect)?)),
         };
@@ -385,22 +388,25 @@ impl Upstream {
     ) -> Result<UpstreamResponse, UpstreamError> {
         let started = Instant::now();
         let deadline = started + self.timeouts.total;
-        let mut request = http::Request::new(Full::new(body));
-        *request.method_mut() = Method::POST;
-        *request.uri_mut() = uri;
-        let headers = request.headers_mut();
-        headers.clone_from(&self.headers);
-        if self.dialect == Dialect::Anthropic {
-            let beta = HeaderName::from_static("anthropic-beta");
-            for value in forward.get_all(&beta) {
-                headers.append(beta.clone(), value.clone());
+        let build = || {
+            let mut request = http::Request::new(Full::new(body.clone()));
+            *request.method_mut() = Method::POST;
+            *request.uri_mut() = uri.clone();
+            let headers = request.headers_mut();
+            headers.clone_from(&self.headers);
+            if self.dialect == Dialect::Anthropic {
+                let beta = HeaderName::from_static("anthropic-beta");
+                for value in forward.get_all(&beta) {
+                    headers.append(beta.clone(), value.clone());
+                }
             }
-        }
+            request
+        };
 
         let first_byte = self.timeouts.first_byte.min(self.timeouts.total);
         let (response, lease) = match &self.transport {
             Transport::Http1(pool) => {
-                match tokio::time::timeout(first_byte, pool.send(request)).await {
+                match tokio::time::timeout(first_byte, pool.send(build)).await {
                     Err(_) => return Err(UpstreamError::FirstByteTimeout),
                     Ok(Err(PoolError::Connect(e))) => return Err(UpstreamError::Connect(e)),
                     Ok(Err(PoolError::Reset(e))) => return Err(UpstreamError::Reset(e)),
@@ -408,7 +414,7 @@ impl Upstream {
                 }
             }
             Transport::Client(client) => {
-                match tokio::time::timeout(first_byte, client.request(request)).await {
+                match tokio::time::timeout(first_byte, client.request(build())).await {
                     Err(_) => return Err(UpstreamError::FirstByteTimeout),
                     Ok(Err(e)) => return Err(classify_client_error(&e)),
                     Ok(Ok(response)) => (response, None),

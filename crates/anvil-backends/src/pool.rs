@@ -11,7 +11,11 @@
 //!
 //! A pooled connection the server has closed meanwhile is noticed at checkout (its sender reports
 //! closed) or when the request cannot be written; a request that never left is sent again on a new
-//! connection. A connection idle for longer than [`IDLE_TIMEOUT`] is closed at the next checkout,
+//! connection. A request written on a *reused* connection that then closes before any answer (the
+//! keep-alive race: the server timed the idle connection out as the request went out) is sent
+//! once more, on a new connection, when the pool may replay requests: a local model server's pool
+//! may, since a repeat costs only compute; a metered tier's may not, since it could be billed
+//! twice. A new connection that closes without an answer is the upstream's failure, not a race. A connection idle for longer than [`IDLE_TIMEOUT`] is closed at the next checkout,
 //! and at most [`MAX_IDLE`] idle connections are kept. No task sweeps the idle list in between: a
 //! tier that is not called again keeps its idle connections until the server closes them.
 
@@ -62,6 +66,8 @@ struct Inner {
     /// timeout split between them), `TCP_NODELAY`.
     connector: HttpConnector,
     idle: Mutex<Vec<Idle>>,
+    /// Whether a request a reused connection lost may be sent again (see the module docs).
+    replay: bool,
 }
 
 struct Idle {
@@ -102,8 +108,9 @@ impl Lease {
 }
 
 impl Http1Pool {
-    /// A pool for the `http` endpoint `uri` (only its authority is used).
-    pub(crate) fn new(uri: &http::Uri, connect_timeout: Duration) -> Self {
+    /// A pool for the `http` endpoint `uri` (only its authority is used); `replay`: whether a
+    /// request a reused connection lost before any answer is sent again on a new one.
+    pub(crate) fn new(uri: &http::Uri, connect_timeout: Duration, replay: bool) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(connect_timeout));
@@ -117,26 +124,35 @@ impl Http1Pool {
                 authority,
                 connector,
                 idle: Mutex::new(Vec::new()),
+                replay,
             }),
         }
     }
 
-    /// Sends `request` on an idle connection or a new one. HTTP/1.1 writes its URI in origin form
-    /// (path and query), the authority going in the `Host` header the caller set.
+    /// Sends the request `build` makes on an idle connection or a new one. HTTP/1.1 writes its URI
+    /// in origin form (path and query), the authority going in the `Host` header the caller set.
+    /// `build` runs once, and again only to replay a request a reused connection lost.
     pub(crate) async fn send(
         &self,
-        mut request: Request<Full<Bytes>>,
+        build: impl Fn() -> Request<Full<Bytes>>,
     ) -> Result<(Response<Incoming>, Lease), PoolError> {
-        if request.uri().scheme().is_some() {
-            let origin = request
-                .uri()
-                .path_and_query()
-                .cloned()
-                .map_or_else(|| http::Uri::from_static("/"), http::Uri::from);
-            *request.uri_mut() = origin;
-        }
+        let origin_form = |mut request: Request<Full<Bytes>>| {
+            if request.uri().scheme().is_some() {
+                let origin = request
+                    .uri()
+                    .path_and_query()
+                    .cloned()
+                    .map_or_else(|| http::Uri::from_static("/"), http::Uri::from);
+                *request.uri_mut() = origin;
+            }
+            request
+        };
+        let mut request = origin_form(build());
+        let mut replaying = false;
         loop {
-            let (mut sender, pooled) = match self.checkout() {
+            // a replay goes out on a new connection
+            let idle = if replaying { None } else { self.checkout() };
+            let (mut sender, pooled) = match idle {
                 Some(sender) => (sender, true),
                 None => (self.connect().await?, false),
             };
@@ -162,6 +178,12 @@ impl Http1Pool {
                 Err(mut e) => match e.take_message() {
                     // never written: the server had closed the idle connection
                     Some(unsent) if pooled => request = unsent,
+                    // written on a reused connection that closed before answering: the
+                    // keep-alive race, once
+                    _ if pooled && self.inner.replay && lost(e.error()) => {
+                        replaying = true;
+                        request = origin_form(build());
+                    }
                     _ => return Err(PoolError::Reset(crate::error_chain(e.error()))),
                 },
             }
@@ -201,6 +223,22 @@ impl Http1Pool {
         });
         Ok(sender)
     }
+}
+
+/// Whether a request failed because its connection went away before an answer (closed, reset, or
+/// an answer cut off), rather than because the server answered something hyper cannot read.
+fn lost(error: &hyper::Error) -> bool {
+    if error.is_incomplete_message() || error.is_canceled() || error.is_closed() {
+        return true;
+    }
+    let mut source = std::error::Error::source(error);
+    while let Some(inner) = source {
+        if inner.is::<std::io::Error>() {
+            return true;
+        }
+        source = inner.source();
+    }
+    false
 }
 
 #[cfg(test)]
@@ -375,6 +413,65 @@ mod tests {
         });
         assert_eq!(ask(&upstream).await.unwrap(), "{\"n\":2}");
         drop(serve_second.await.unwrap());
+    }
+
+    /// The keep-alive race, played by the test as the server: it answers a first request, reads
+    /// the second on the same connection and closes it without an answer; any later connection
+    /// gets `{"n":2}`. Returns the upstream's answer to the second request: `{"n":2}` only when it
+    /// was sent again on a new connection.
+    async fn second_request_lost_on_its_connection(
+        upstream: &Upstream,
+        listener: TcpListener,
+    ) -> Result<String, UpstreamError> {
+        tokio::spawn(async move {
+            let (mut first, _) = listener.accept().await.unwrap();
+            answer(&mut first, 1).await;
+            let mut buffer = Vec::new();
+            assert!(read_request(&mut first, &mut buffer).await);
+            drop(first);
+            let mut open = Vec::new();
+            loop {
+                let (mut later, _) = listener.accept().await.unwrap();
+                answer(&mut later, 2).await;
+                open.push(later);
+            }
+        });
+        assert_eq!(ask(upstream).await.unwrap(), "{\"n\":1}");
+        let crate::Transport::Http1(pool) = &upstream.transport else {
+            unreachable!()
+        };
+        // the first connection is idle and ready in the pool: the second request reuses it
+        within(async {
+            while !pool.inner.idle.lock().unwrap()[0].sender.is_ready() {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await;
+        within(ask(upstream)).await
+    }
+
+    #[tokio::test]
+    async fn a_request_a_reused_local_connection_lost_is_sent_again_on_a_new_one() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let upstream = upstream(&format!("http://{}/v1/", listener.local_addr().unwrap()));
+        let second = second_request_lost_on_its_connection(&upstream, listener).await;
+        assert_eq!(second.unwrap(), "{\"n\":2}");
+    }
+
+    #[tokio::test]
+    async fn a_metered_tier_does_not_replay_a_lost_request() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut tier = crate::tests::tier(ConfigDialect::OpenAi, Privacy::Cloud, Some("KEY"));
+        tier.base_url = format!("http://{}/v1/", listener.local_addr().unwrap());
+        let upstream = Upstream::bind(&tier, Timeouts::default(), &|name| {
+            (name == "KEY").then(|| "sk-test".to_owned())
+        })
+        .unwrap();
+        // a replay would have been answered
+        let error = second_request_lost_on_its_connection(&upstream, listener)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, UpstreamError::Reset(_)), "{error}");
     }
 
     #[tokio::test]
