@@ -570,6 +570,7 @@ async fn generate_inner(
     let session = route::session_id(&hints, &headers, &json.object_of(&["metadata"]));
     let routing = Arc::new(route::route(
         &state.config,
+        &state.classifier,
         &state.profile.load(),
         &state.bound,
         &model,
@@ -1809,6 +1810,7 @@ pub async fn count_tokens(ctx: Ctx, bytes: Bytes) -> Response<Body> {
     let canonical = request.into_canonical(&mut notes);
     let routing = route::route(
         &ctx.state.config,
+        &ctx.state.classifier,
         &ctx.state.profile.load(),
         &ctx.state.bound,
         model,
@@ -1866,6 +1868,7 @@ fn decide_inner(ctx: &Ctx, bytes: &[u8]) -> Result<Value, ApiError> {
     let session = route::session_id(&hints, &ctx.headers, &json);
     let routing = route::route(
         &ctx.state.config,
+        &ctx.state.classifier,
         &ctx.state.profile.load(),
         &ctx.state.bound,
         model,

@@ -40,6 +40,8 @@ pub struct AppState {
     upstreams: Vec<Option<Upstream>>,
     /// Per configured tier: whether it is bound (the policy drops unbound tiers with a reason).
     bound: Vec<bool>,
+    /// The Tier-0 classifier, with its memo of recent human texts.
+    classifier: anvil_classify::Classifier,
     /// The quality profile the policy reads: swapped whole by a background refresher, never awaited.
     profile: SharedProfile,
     /// Per-tier circuit breakers: a tier that keeps failing is skipped until it half-opens.
@@ -104,6 +106,7 @@ impl AppState {
                 config,
                 upstreams,
                 bound,
+                classifier: anvil_classify::Classifier::new(),
                 profile: SharedProfile::default(),
                 residency: residency::Residency::default(),
                 decisions: None,

@@ -229,6 +229,7 @@ pub fn session_id(hints: &Hints, headers: &HeaderMap, json: &Value) -> Option<St
 #[allow(clippy::too_many_arguments)]
 pub fn route(
     config: &RouterConfig,
+    classifier: &anvil_classify::Classifier,
     profile: &Arc<ProfileSnapshot>,
     bound: &[bool],
     model: &str,
@@ -239,8 +240,9 @@ pub fn route(
     residency: &crate::residency::Snapshot,
 ) -> Routing {
     let intent = resolve_intent(config, model, &hints);
-    let classification = classify(request);
-    let needs = needs(request, anvil_classify::estimate_prompt_tokens(request));
+    let classification = classify(classifier, request);
+    // the classifier estimated the prompt's tokens already
+    let needs = needs(request, classification.signals.prompt_tokens);
     let plan = plan(&PlanInput {
         config,
         intent: &intent,
@@ -263,8 +265,11 @@ pub fn route(
     }
 }
 
-fn classify(request: &canonical::Request) -> Classification {
-    let verdict = anvil_classify::classify(request);
+fn classify(
+    classifier: &anvil_classify::Classifier,
+    request: &canonical::Request,
+) -> Classification {
+    let verdict = classifier.classify(request);
     Classification {
         work_class: verdict.work_class,
         confidence: verdict.confidence,

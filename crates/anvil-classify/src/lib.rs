@@ -123,23 +123,149 @@ pub struct Signals {
 
 /// Classifies a request.
 pub fn classify(request: &Request) -> Classification {
+    classify_with(request, text_cues)
+}
+
+/// What the latest human text alone says: the weights of its cues, how many matched, the files it
+/// names and whether it holds a pasted diff. A pure function of the text.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct TextCues {
+    scores: intent::Scores,
+    intent_cues: u32,
+    files_mentioned: u32,
+    pasted_diff: bool,
+}
+
+fn text_cues(text: &str) -> TextCues {
+    // the prose lines are cut once, for the intent cues and the file mentions
+    let prose: Vec<&str> = intent::prose_lines(text).collect();
+    let mut normalized = String::with_capacity(text.len().min(intent::MAX_TEXT) + 2);
+    intent::normalize_lines(prose.iter().copied(), &mut normalized);
+    let mut scores = [0.0f32; 6];
+    let intent_cues = intent::score(&normalized, &mut scores);
+    let files_mentioned = intent::file_mentions_in_lines(prose.iter().copied());
+    // memchr's vector substring search: `str::contains` was a tenth of classify's time here
+    let markers = intent::markers();
+    let has = |marker: &memchr::memmem::Finder<'_>| marker.find(text.as_bytes()).is_some();
+    let pasted_diff =
+        has(&markers.diff_git) || (has(&markers.new_file_line) && has(&markers.hunk_line));
+    TextCues {
+        scores,
+        intent_cues,
+        files_mentioned,
+        pasted_diff,
+    }
+}
+
+/// Human texts at least this long go through [`Classifier`]'s memo; a shorter one is read faster
+/// than it is hashed and looked up.
+const MEMO_MIN_BYTES: usize = 256;
+
+/// Slots of [`Classifier`]'s memo (direct-mapped: a text's hash picks its slot).
+const MEMO_SLOTS: usize = 256;
+
+/// [`classify`] with a memo of what recent human texts said.
+///
+/// A coding agent sends the same latest human text on every request of a tool loop: Claude Code
+/// asks a question, then calls tools for dozens of turns, and each turn's request ends with tool
+/// results under that same text. Reading the text (cutting its prose lines, normalizing them,
+/// matching the cue table, looking for file names and diffs) is most of what classifying costs, and
+/// its result depends on the text alone, so the memo keeps it per text: a 64-bit hash (randomly
+/// seeded per process) and the length, never the text. Everything that changes from turn to turn
+/// (the tool calls since the text, edits, plan mode, the token estimate) is read on every request.
+/// A hit gives exactly what [`classify`] gives.
+pub struct Classifier {
+    memo: std::sync::Mutex<Vec<MemoSlot>>,
+    hasher: foldhash::fast::RandomState,
+    hits: std::sync::atomic::AtomicU64,
+}
+
+#[derive(Clone, Copy)]
+struct MemoSlot {
+    hash: u64,
+    len: usize,
+    cues: Option<TextCues>,
+}
+
+impl Default for Classifier {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for Classifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Classifier")
+            .field("memo_hits", &self.memo_hits())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Classifier {
+    /// An empty memo.
+    pub fn new() -> Self {
+        let empty = MemoSlot {
+            hash: 0,
+            len: 0,
+            cues: None,
+        };
+        Self {
+            memo: std::sync::Mutex::new(vec![empty; MEMO_SLOTS]),
+            hasher: foldhash::fast::RandomState::default(),
+            hits: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Classifies a request, as [`classify`] does.
+    pub fn classify(&self, request: &Request) -> Classification {
+        classify_with(request, |text| self.text_cues(text))
+    }
+
+    /// How many classifications found their human text in the memo.
+    pub fn memo_hits(&self) -> u64 {
+        self.hits.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn text_cues(&self, text: &str) -> TextCues {
+        use std::hash::BuildHasher;
+        if text.len() < MEMO_MIN_BYTES {
+            return text_cues(text);
+        }
+        let hash = self.hasher.hash_one(text);
+        let at = (hash % MEMO_SLOTS as u64) as usize;
+        let remembered = {
+            let memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
+            let slot = memo[at];
+            slot.cues
+                .filter(|_| slot.hash == hash && slot.len == text.len())
+        };
+        if let Some(cues) = remembered {
+            self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return cues;
+        }
+        let cues = text_cues(text);
+        self.memo.lock().unwrap_or_else(|e| e.into_inner())[at] = MemoSlot {
+            hash,
+            len: text.len(),
+            cues: Some(cues),
+        };
+        cues
+    }
+}
+
+/// [`classify`], reading the human text with `read_text`.
+fn classify_with(request: &Request, read_text: impl FnOnce(&str) -> TextCues) -> Classification {
     let harness = fingerprint(request);
     let st = conversation::read(request, harness);
     let (harness_tokens, conversation_tokens) = estimate(request);
     let prompt_tokens = harness_tokens + conversation_tokens;
 
-    // the prose lines are cut once, for the intent cues and the file mentions
-    let prose: Vec<&str> = intent::prose_lines(st.human_text).collect();
-    let mut normalized = String::with_capacity(st.human_text.len().min(intent::MAX_TEXT) + 2);
-    intent::normalize_lines(prose.iter().copied(), &mut normalized);
-    let mut text_scores = [0.0f32; 6];
-    let intent_cues = intent::score(&normalized, &mut text_scores);
-    let files_mentioned = intent::file_mentions_in_lines(prose.iter().copied());
-    // memchr's vector substring search: `str::contains` was a tenth of classify's time here
-    let markers = intent::markers();
-    let has = |marker: &memchr::memmem::Finder<'_>| marker.find(st.human_text.as_bytes()).is_some();
-    let pasted_diff =
-        has(&markers.diff_git) || (has(&markers.new_file_line) && has(&markers.hunk_line));
+    let TextCues {
+        scores: text_scores,
+        intent_cues,
+        files_mentioned,
+        pasted_diff,
+    } = read_text(st.human_text);
 
     let intent = if intent_cues > 0 {
         Some(argmax(&text_scores).0.as_str())

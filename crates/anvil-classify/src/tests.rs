@@ -286,3 +286,51 @@ fn signals_serialize() {
     );
     assert_eq!(v["intent"], serde_json::json!("bounded-edit"));
 }
+
+#[test]
+fn the_memo_gives_what_classify_gives_and_reads_each_text_once() {
+    // a tool loop: the same long ask, then more tool calls and results under it each turn
+    let code = "fn parse(path: &Path) -> Result<Config> {\n    toml::from_str(&read(path)?)\n}\n";
+    let ask = |verb: &str| {
+        format!(
+            "Here is the function:\n\n```rust\n{}```\n\n{verb} the parser in src/config.rs and src/main.rs.",
+            code.repeat(12)
+        )
+    };
+    let turn = |ask: &str, tools: usize| {
+        let mut turns = vec![(Role::User, vec![text(ask)])];
+        for n in 0..tools {
+            turns.push((Role::Assistant, vec![edit(&format!("src/f{n}.rs"))]));
+            turns.push((Role::User, vec![result("ok")]));
+        }
+        req(CC_MAIN, turns)
+    };
+    let fix = ask("Edit");
+    // the same length, one cue apart: the memo must not confuse the two
+    let plan = ask("Plan");
+    assert_eq!(fix.len(), plan.len());
+    assert!(fix.len() >= MEMO_MIN_BYTES);
+    let short = req(CC_MAIN, vec![(Role::User, vec![text("fix the typo")])]);
+
+    let classifier = Classifier::new();
+    let requests = [
+        turn(&fix, 0),
+        turn(&fix, 1),
+        turn(&fix, 3),
+        turn(&plan, 0),
+        turn(&plan, 2),
+        short.clone(),
+        short,
+        turn(&fix, 4),
+    ];
+    for request in &requests {
+        assert_eq!(classifier.classify(request), classify(request));
+    }
+    assert_ne!(
+        classify(&turn(&fix, 0)).signals.intent,
+        classify(&turn(&plan, 0)).signals.intent
+    );
+    // each long text read once (four requests ask `fix`, two `plan`); the short one is never
+    // remembered
+    assert_eq!(classifier.memo_hits(), 3 + 1);
+}
