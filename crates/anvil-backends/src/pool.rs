@@ -375,6 +375,21 @@ mod tests {
         socket.write_all(answer.as_bytes()).await.unwrap();
     }
 
+    /// Waits until the connection of `upstream`'s one answer so far is back in its pool and its
+    /// task has gone idle (the pooled sender is ready for the next request); returns the pool.
+    async fn idle_and_ready(upstream: &Upstream) -> &Http1Pool {
+        let crate::Transport::Http1(pool) = &upstream.transport else {
+            unreachable!()
+        };
+        within(async {
+            while !pool.inner.idle.lock().unwrap()[0].sender.is_ready() {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await;
+        pool
+    }
+
     /// The test is the server: it answers on one connection, closes it while it is idle in the
     /// pool, and answers the next request on a second. (A close that lands between the checkout
     /// and the write, which `try_send_request` hands back unsent, cannot be timed from a test.)
@@ -389,16 +404,7 @@ mod tests {
         };
         let (first, socket) = tokio::join!(ask(&upstream), serve_first);
         assert_eq!(first.unwrap(), "{\"n\":1}");
-        let crate::Transport::Http1(pool) = &upstream.transport else {
-            unreachable!()
-        };
-        // the connection's task has gone idle: the pooled sender is ready for the next request
-        within(async {
-            while !pool.inner.idle.lock().unwrap()[0].sender.is_ready() {
-                tokio::task::yield_now().await;
-            }
-        })
-        .await;
+        let pool = idle_and_ready(&upstream).await;
         drop(socket);
         within(async {
             while !pool.inner.idle.lock().unwrap()[0].sender.is_closed() {
@@ -437,16 +443,8 @@ mod tests {
             }
         });
         assert_eq!(ask(upstream).await.unwrap(), "{\"n\":1}");
-        let crate::Transport::Http1(pool) = &upstream.transport else {
-            unreachable!()
-        };
-        // the first connection is idle and ready in the pool: the second request reuses it
-        within(async {
-            while !pool.inner.idle.lock().unwrap()[0].sender.is_ready() {
-                tokio::task::yield_now().await;
-            }
-        })
-        .await;
+        // the second request reuses the first connection
+        idle_and_ready(upstream).await;
         within(ask(upstream)).await
     }
 
