@@ -13,6 +13,8 @@
 //! * images, `thinking`, and a prompt-token estimate.
 //!
 //! Background utility calls (titles, summaries, topic detection, commit messages) are `chat`.
+//! A long-running caller classifies through a [`Classifier`], which reads each distinct human text
+//! once (a tool loop repeats it on every request) and everything else on every request.
 //! `long-context` is decided by size (see [`LONG_CONTEXT_CONVERSATION_TOKENS`]). Otherwise each cue
 //! adds weight to a class; the class with the most weight wins, and the confidence grows with its
 //! margin over the runner-up: a request with no cue, or with two classes close together, gets a
@@ -173,7 +175,8 @@ const MEMO_SLOTS: usize = 256;
 /// its result depends on the text alone, so the memo keeps it per text: a 64-bit hash (randomly
 /// seeded per process) and the length, never the text. Everything that changes from turn to turn
 /// (the tool calls since the text, edits, plan mode, the token estimate) is read on every request.
-/// A hit gives exactly what [`classify`] gives.
+/// A hit gives what [`classify`] gives: two texts are confused only if they have the same length
+/// and the same 64-bit hash under a seed the process drew at random.
 pub struct Classifier {
     memo: std::sync::Mutex<Vec<MemoSlot>>,
     hasher: foldhash::fast::RandomState,
