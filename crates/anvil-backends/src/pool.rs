@@ -15,8 +15,10 @@
 //! keep-alive race: the server timed the idle connection out as the request went out) is sent
 //! once more, on a new connection, when the pool may replay requests: a local model server's pool
 //! may, since a repeat costs only compute; a metered tier's may not, since it could be billed
-//! twice. A new connection that closes without an answer is the upstream's failure, not a race. A connection idle for longer than [`IDLE_TIMEOUT`] is closed at the next checkout,
-//! and at most [`MAX_IDLE`] idle connections are kept. No task sweeps the idle list in between: a
+//! twice. A new connection that closes without an answer is the upstream's failure, not a race.
+//!
+//! A connection idle for longer than [`IDLE_TIMEOUT`] is closed at the next checkout, and at most
+//! [`MAX_IDLE`] idle connections are kept. No task sweeps the idle list in between: a
 //! tier that is not called again keeps its idle connections until the server closes them.
 
 use std::sync::{Arc, Mutex};
