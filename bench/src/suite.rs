@@ -748,9 +748,7 @@ impl Runner<'_> {
             warmup_parts: parts,
             rss_after_warmup_mib: after_warmup.map(rss::mib),
             rss_after_mib: after.map(rss::mib),
-            rss_growth_pct: after_warmup
-                .zip(after)
-                .map(|(a, b)| (b as f64 - a as f64) / a as f64 * 100.0),
+            rss_growth_pct: after_warmup.zip(after).map(|(a, b)| change_pct(a, b)),
             rss_under_load_mib: loaded_after_warmup
                 .zip(loaded_after)
                 .map(|(a, b)| [rss::mib(a), rss::mib(b)]),
@@ -763,6 +761,11 @@ impl Runner<'_> {
     }
 }
 
+/// The change from `from` to `to`, in percent of `from`.
+fn change_pct(from: u64, to: u64) -> f64 {
+    (to as f64 - from as f64) / from as f64 * 100.0
+}
+
 /// Whether a warm-up part left anvil warm: its RSS at rest did not fall by more than
 /// [`SOAK_SETTLED_DROP_PCT`] from before the part. The soak follows the 1,000 open streams, and the
 /// allocator returns what they held only as later requests allocate: one run sampled 92.8 MiB
@@ -771,7 +774,7 @@ impl Runner<'_> {
 fn warmed_up(before: Option<u64>, after: Option<u64>) -> bool {
     match (before, after) {
         (Some(before), Some(after)) if before > 0 => {
-            (before as f64 - after as f64) / before as f64 * 100.0 <= SOAK_SETTLED_DROP_PCT
+            -change_pct(before, after) <= SOAK_SETTLED_DROP_PCT
         }
         _ => true,
     }
